@@ -1,0 +1,136 @@
+//! RFC 9162 §2.1.1 hashing: the one tree hash (SHA-256) with its domain-separation prefixes.
+//!
+//! Invariant: a [`Hash`] is always exactly 32 bytes; textual forms (hex, base64) are parsed
+//! strictly into one, so a 31- or 33-byte "hash" is an error where it enters, never a mismatch.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq;
+
+/// Prefix of a leaf hash input: `leaf_hash(e) = SHA-256(0x00 || e)`.
+pub const LEAF_PREFIX: u8 = 0x00;
+/// Prefix of an interior node hash input: `node_hash(l, r) = SHA-256(0x01 || l || r)`.
+pub const NODE_PREFIX: u8 = 0x01;
+
+/// A 32-byte SHA-256 output: a leaf, node or root hash.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Hash(pub [u8; 32]);
+
+/// `SHA-256("")`, the root of the empty tree (RFC 9162). Go's sumdb/tlog uses 32 zero bytes
+/// instead; provledger follows the RFC.
+pub const EMPTY_ROOT: Hash = Hash([
+    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+    0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+]);
+
+impl Hash {
+    /// Lower-case hex, 64 characters.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Parses exactly 64 hex digits (either case).
+    ///
+    /// # Errors
+    /// A message naming what was wrong with the text.
+    pub fn from_hex(text: &str) -> Result<Hash, String> {
+        let bytes = hex::decode(text).map_err(|e| format!("not a hex hash ({e})"))?;
+        Hash::from_slice(&bytes)
+    }
+
+    /// Takes exactly 32 bytes.
+    ///
+    /// # Errors
+    /// When the slice is not 32 bytes long.
+    pub fn from_slice(bytes: &[u8]) -> Result<Hash, String> {
+        let array: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| format!("a hash is 32 bytes, got {}", bytes.len()))?;
+        Ok(Hash(array))
+    }
+
+    /// Constant-time equality, for every comparison that decides a verification.
+    pub fn ct_eq(&self, other: &Hash) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl std::fmt::Debug for Hash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.to_hex())
+    }
+}
+
+impl std::fmt::Display for Hash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.to_hex())
+    }
+}
+
+/// JSON and other human-readable formats carry a hash as hex; the record encoding carries the
+/// 32 raw bytes.
+impl Serialize for Hash {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&self.to_hex())
+        } else {
+            self.0.serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Hash {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Hash, D::Error> {
+        if d.is_human_readable() {
+            let text = String::deserialize(d)?;
+            Hash::from_hex(&text).map_err(serde::de::Error::custom)
+        } else {
+            <[u8; 32]>::deserialize(d).map(Hash)
+        }
+    }
+}
+
+/// Plain SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> Hash {
+    Hash(Sha256::digest(data).into())
+}
+
+/// `SHA-256(0x00 || entry)`: the leaf hash of the raw entry (record) bytes.
+pub fn leaf_hash(entry: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update([LEAF_PREFIX]);
+    h.update(entry);
+    Hash(h.finalize().into())
+}
+
+/// `SHA-256(0x01 || left || right)`.
+pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    let mut h = Sha256::new();
+    h.update([NODE_PREFIX]);
+    h.update(left.0);
+    h.update(right.0);
+    Hash(h.finalize().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_root_is_sha256_of_nothing() {
+        assert_eq!(sha256(b""), EMPTY_ROOT);
+    }
+
+    #[test]
+    fn hex_round_trips_and_rejects_wrong_lengths() {
+        let h = sha256(b"abc");
+        assert_eq!(
+            h.to_hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(Hash::from_hex(&h.to_hex()).unwrap(), h);
+        assert!(Hash::from_hex(&h.to_hex()[..62]).is_err());
+        assert!(Hash::from_hex(&format!("{}00", h.to_hex())).is_err());
+        assert!(Hash::from_hex("zz").is_err());
+    }
+}

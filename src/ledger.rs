@@ -1,0 +1,463 @@
+//! The `Ledger` facade: open a ledger directory, append records, query them, prove.
+//!
+//! Invariants kept here, on every append batch, inside one store transaction:
+//! record `i` has `prev = (i, root(i))`; times never decrease from one record to the next;
+//! the tree nodes, index rows and head are written with the record.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::digest::Digest;
+use crate::error::{Error, Result, invalid};
+use crate::hash::{Hash, leaf_hash};
+use crate::proof;
+use crate::record::{self, Body, FORMAT_VERSION, Kind, Record, TreeHead};
+use crate::store::{STORE_VERSION, Snapshot, Store};
+use crate::tree::{self, HashReader};
+use crate::{index, tile};
+
+/// The ledger directory's name, found upward from the working directory like `.git`.
+pub const LEDGER_DIR: &str = ".provledger";
+/// The redb file inside the ledger directory.
+pub const LEDGER_FILE: &str = "ledger.redb";
+
+/// An open ledger.
+pub struct Ledger {
+    store: Store,
+    dir: PathBuf,
+}
+
+/// What an append returns: where the record went and the head it produced.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Appended {
+    pub index: u64,
+    pub leaf_hash: Hash,
+    pub head: TreeHead,
+}
+
+/// A stored record with its position.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub index: u64,
+    pub leaf_hash: Hash,
+    pub bytes: Vec<u8>,
+    pub record: Record,
+}
+
+/// The ledger's state, for `status`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    pub path: PathBuf,
+    pub origin: String,
+    pub size: u64,
+    pub root: Hash,
+    pub format_version: u8,
+    pub store_version: u8,
+}
+
+/// Which records `log` returns. Times are UTC microseconds, `until` exclusive.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    pub kind: Option<Kind>,
+    pub since_us: Option<i64>,
+    pub until_us: Option<i64>,
+}
+
+/// An inclusion proof with everything needed to check it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct InclusionProof {
+    pub index: u64,
+    pub size: u64,
+    pub leaf_hash: Hash,
+    pub root: Hash,
+    pub path: Vec<Hash>,
+}
+
+/// A consistency proof with both tree heads.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConsistencyProof {
+    pub first: TreeHead,
+    pub second: TreeHead,
+    pub proof: Vec<Hash>,
+}
+
+/// Finds the ledger directory: `start` itself or its nearest ancestor holding [`LEDGER_DIR`].
+pub fn find_ledger_dir(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .map(|dir| dir.join(LEDGER_DIR))
+        .find(|candidate| candidate.join(LEDGER_FILE).is_file())
+}
+
+/// The current time in UTC microseconds.
+pub fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+impl Ledger {
+    /// Creates a ledger in directory `dir` (made if missing) with `origin`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when a ledger exists there or the origin is not a valid key name;
+    /// I/O errors.
+    pub fn init(dir: &Path, origin: &str) -> Result<Ledger> {
+        check_origin(origin)?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Io(format!("creating {}: {e}", dir.display())))?;
+        let store = Store::create(&dir.join(LEDGER_FILE), origin)?;
+        Ok(Ledger {
+            store,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Opens the ledger in directory `dir` and runs the structural check.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when there is no ledger; [`Error::Corrupt`] when the check fails.
+    pub fn open(dir: &Path, writable: bool) -> Result<Ledger> {
+        let store = Store::open(&dir.join(LEDGER_FILE), writable)?;
+        let ledger = Ledger {
+            store,
+            dir: dir.to_path_buf(),
+        };
+        ledger.check_structure()?;
+        Ok(ledger)
+    }
+
+    /// The ledger directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The store, for modules that read it directly (verification).
+    pub fn store(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
+    /// Cheap checks on open, O(log n): the head matches the records table, the tile of the last
+    /// leaf holds exactly the nodes it should, the root recomputes from the stored nodes, and the
+    /// last record names the head before it.
+    fn check_structure(&self) -> Result<()> {
+        let mut snap = self.store.read()?;
+        let head = snap.head()?;
+        let count = snap.record_count()?;
+        if count != head.size {
+            return Err(Error::Corrupt(format!(
+                "the head says {} records but the records table ends at {count}",
+                head.size
+            )));
+        }
+        if head.size == 0 {
+            return Ok(());
+        }
+        let last = head.size - 1;
+        let in_tile = last % tile::TILE_WIDTH + 1;
+        let expected = (2 * in_tile - u64::from(in_tile.count_ones())).min(tile::TILE_HASHES as u64);
+        let found = snap.tile_len(tile::locate(0, last).0)?;
+        if found != expected {
+            return Err(Error::Corrupt(format!(
+                "the tile of record {last} holds {found} tree nodes, not {expected}"
+            )));
+        }
+        let root = tree::root(&mut snap, head.size)?;
+        if !root.ct_eq(&head.root) {
+            return Err(Error::Corrupt(format!(
+                "the stored head root does not match the tree at size {}",
+                head.size
+            )));
+        }
+        let bytes = snap
+            .record(last)?
+            .ok_or_else(|| Error::Corrupt(format!("record {last} is missing")))?;
+        let record = record::decode(&bytes)
+            .map_err(|e| Error::Corrupt(format!("record {last}: {e}")))?;
+        let prev_root = tree::root(&mut snap, last)?;
+        if record.prev.size != last || !record.prev.root.ct_eq(&prev_root) {
+            return Err(Error::Corrupt(format!(
+                "record {last} does not name the tree head before it"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Appends one record.
+    ///
+    /// # Errors
+    /// As [`Ledger::append_batch`].
+    pub fn append(&self, actor: &str, body: Body) -> Result<Appended> {
+        let mut out = self.append_batch(vec![(actor.to_string(), body)])?;
+        Ok(out.pop().expect("one record in, one out"))
+    }
+
+    /// Appends records in one durable commit, all or none.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an empty actor, an invalid body or an over-long record (nothing is
+    /// written); [`Error::Busy`]; storage errors.
+    pub fn append_batch(&self, items: Vec<(String, Body)>) -> Result<Vec<Appended>> {
+        for (n, (actor, body)) in items.iter().enumerate() {
+            check_actor(actor).map_err(|e| invalid(format!("record {}: {e}", n + 1)))?;
+            body.validate()
+                .map_err(|e| invalid(format!("record {}: {e}", n + 1)))?;
+        }
+        let now = now_us();
+        self.store.write(|batch| {
+            let mut head = batch.head();
+            let mut last_time = match batch.last_record()? {
+                Some(bytes) => record::peek_time(&bytes)?,
+                None => i64::MIN,
+            };
+            let mut out = Vec::with_capacity(items.len());
+            for (actor, body) in items {
+                let record = Record {
+                    version: FORMAT_VERSION,
+                    time_us: now.max(last_time),
+                    actor,
+                    prev: head,
+                    body,
+                };
+                let bytes = record::encode(&record)?;
+                let leaf = leaf_hash(&bytes);
+                let index = head.size;
+                for (level, i, hash) in tree::appended_nodes(batch, index, leaf)? {
+                    batch.put_node(level, i, hash)?;
+                }
+                batch.put_record(index, &bytes)?;
+                for key in index::rows(index, &record.body) {
+                    batch.put_index(&key)?;
+                }
+                head = TreeHead {
+                    size: index + 1,
+                    root: tree::root(batch, index + 1)?,
+                };
+                last_time = record.time_us;
+                out.push(Appended {
+                    index,
+                    leaf_hash: leaf,
+                    head,
+                });
+            }
+            batch.set_head(head);
+            Ok(out)
+        })
+    }
+
+    /// A read snapshot, for queries that need several reads to agree.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        self.store.read()
+    }
+
+    /// Size, root, path and versions.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn status(&self) -> Result<Status> {
+        let snap = self.store.read()?;
+        let head = snap.head()?;
+        Ok(Status {
+            path: self.store.path().to_path_buf(),
+            origin: snap.origin()?,
+            size: head.size,
+            root: head.root,
+            format_version: FORMAT_VERSION,
+            store_version: STORE_VERSION,
+        })
+    }
+
+    /// Record `index`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when out of range; [`Error::Corrupt`] when it does not decode.
+    pub fn entry(&self, index: u64) -> Result<Entry> {
+        let snap = self.store.read()?;
+        tree::check_index(index, snap.head()?.size)?;
+        load_entry(&snap, index)
+    }
+
+    /// The records matching `filter`, in index order.
+    ///
+    /// # Errors
+    /// Storage errors; [`Error::Corrupt`] for a record that does not decode.
+    pub fn log(&self, filter: &Filter) -> Result<Vec<Entry>> {
+        let snap = self.store.read()?;
+        let size = snap.head()?.size;
+        let lo = match filter.since_us {
+            Some(t) => first_at_or_after(&snap, size, t)?,
+            None => 0,
+        };
+        let hi = match filter.until_us {
+            Some(t) => first_at_or_after(&snap, size, t)?,
+            None => size,
+        };
+        let indexes: Vec<u64> = match filter.kind {
+            Some(kind) => snap
+                .scan_index(&index::kind_prefix(kind))?
+                .into_iter()
+                .filter(|i| (lo..hi).contains(i))
+                .collect(),
+            None => (lo..hi.max(lo)).collect(),
+        };
+        indexes.into_iter().map(|i| load_entry(&snap, i)).collect()
+    }
+
+    /// Every record that names `digest`, in index order.
+    ///
+    /// # Errors
+    /// Storage errors; [`Error::Corrupt`] for a record that does not decode.
+    pub fn search_digest(&self, digest: &Digest) -> Result<Vec<Entry>> {
+        let snap = self.store.read()?;
+        let found = snap.scan_index(&index::digest_prefix(digest))?;
+        found.into_iter().map(|i| load_entry(&snap, i)).collect()
+    }
+
+    /// The head at `size` (the current head when `None`).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when `size` is beyond the current size.
+    pub fn head_at(&self, size: Option<u64>) -> Result<TreeHead> {
+        let mut snap = self.store.read()?;
+        head_at(&mut snap, size)
+    }
+
+    /// The inclusion proof of record `index` in the tree of `size` records (default: current).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when `index >= size` or `size` is beyond the ledger.
+    pub fn prove_inclusion(&self, index: u64, size: Option<u64>) -> Result<InclusionProof> {
+        let mut snap = self.store.read()?;
+        let head = head_at(&mut snap, size)?;
+        tree::check_index(index, head.size)?;
+        let path = proof::prove_inclusion(&mut snap, index, head.size)?;
+        Ok(InclusionProof {
+            index,
+            size: head.size,
+            leaf_hash: snap.node(0, index)?,
+            root: head.root,
+            path,
+        })
+    }
+
+    /// The consistency proof from size `first` to size `second` (default: current).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when `first > second` or `second` is beyond the ledger.
+    pub fn prove_consistency(&self, first: u64, second: Option<u64>) -> Result<ConsistencyProof> {
+        let mut snap = self.store.read()?;
+        let second = head_at(&mut snap, second)?;
+        if first > second.size {
+            return Err(invalid(format!(
+                "first size {first} is larger than second size {}",
+                second.size
+            )));
+        }
+        let first = head_at(&mut snap, Some(first))?;
+        let proof = proof::prove_consistency(&mut snap, first.size, second.size)?;
+        Ok(ConsistencyProof {
+            first,
+            second,
+            proof,
+        })
+    }
+}
+
+fn head_at(snap: &mut Snapshot, size: Option<u64>) -> Result<TreeHead> {
+    let current = snap.head()?;
+    match size {
+        None => Ok(current),
+        Some(s) if s > current.size => Err(invalid(format!(
+            "size {s} is larger than the ledger ({} records)",
+            current.size
+        ))),
+        Some(s) if s == current.size => Ok(current),
+        Some(s) => Ok(TreeHead {
+            size: s,
+            root: tree::root(snap, s)?,
+        }),
+    }
+}
+
+fn load_entry(snap: &Snapshot, index: u64) -> Result<Entry> {
+    let bytes = snap
+        .record(index)?
+        .ok_or_else(|| Error::Corrupt(format!("record {index} is missing")))?;
+    let record =
+        record::decode(&bytes).map_err(|e| Error::Corrupt(format!("record {index}: {e}")))?;
+    Ok(Entry {
+        index,
+        leaf_hash: leaf_hash(&bytes),
+        bytes,
+        record,
+    })
+}
+
+/// The first record index whose time is at or after `t` (binary search: times never decrease).
+fn first_at_or_after(snap: &Snapshot, size: u64, t: i64) -> Result<u64> {
+    let (mut lo, mut hi) = (0, size);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let bytes = snap
+            .record(mid)?
+            .ok_or_else(|| Error::Corrupt(format!("record {mid} is missing")))?;
+        if record::peek_time(&bytes)? < t {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo)
+}
+
+/// Checks a log origin / key name: non-empty, no whitespace, no `+` (C2SP signed-note).
+///
+/// # Errors
+/// [`Error::Invalid`] naming the rule.
+pub fn check_origin(origin: &str) -> Result<()> {
+    if origin.is_empty()
+        || origin.contains('+')
+        || origin.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(invalid(format!(
+            "origin '{origin}' must be non-empty, without spaces, control characters or '+'"
+        )));
+    }
+    Ok(())
+}
+
+fn check_actor(actor: &str) -> Result<()> {
+    if actor.trim().is_empty() || actor.chars().any(char::is_control) {
+        return Err(invalid(
+            "actor must be non-empty and without control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// RFC 3339 text of a time in UTC microseconds, with microsecond precision.
+pub fn format_time(time_us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(time_us)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        .unwrap_or_else(|| format!("{time_us}us"))
+}
+
+impl Entry {
+    /// The record's JSON form: position, leaf hash, every envelope field and the body.
+    pub fn to_json(&self) -> serde_json::Value {
+        let r = &self.record;
+        serde_json::json!({
+            "index": self.index,
+            "leaf_hash": self.leaf_hash,
+            "version": r.version,
+            "kind": r.body.kind().name(),
+            "time": format_time(r.time_us),
+            "time_us": r.time_us,
+            "actor": r.actor,
+            "prev": {"size": r.prev.size, "root": r.prev.root},
+            "body": r.body.to_json(),
+        })
+    }
+}

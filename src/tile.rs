@@ -1,0 +1,79 @@
+//! Where each stored tree node lives: the tile layout of the `tiles` table (ledger-format.md §5).
+//!
+//! Levels are grouped in strata of [`TILE_HEIGHT`] = 8. Tile `(L, N)` holds every stored node
+//! of levels `8L .. 8L+7` that lies under level-`8L` nodes `[256N, 256N + 256)`, in the order
+//! the nodes are created (post-order), so a tile only ever grows by appending 32-byte hashes.
+//! An inclusion path crosses one tile per stratum: a proof at 10^6 records reads three tiles.
+//! The level-`8L+8` root of a full tile is stored as node 0-of-stratum in tile `(L+1, N/256)`.
+//! The tile's first-level row is exactly a C2SP tlog-tiles tile, the rest is its interior.
+
+/// Levels per tile.
+pub const TILE_HEIGHT: u8 = 8;
+/// Nodes of the bottom level of a full tile: `2^TILE_HEIGHT`.
+pub const TILE_WIDTH: u64 = 1 << TILE_HEIGHT;
+/// Hashes in a full tile: `2 * 256 - 2` (every level but the tile's own root).
+pub const TILE_HASHES: usize = 2 * TILE_WIDTH as usize - 2;
+
+/// The `tiles` table key of tile `(tile_level, tile_index)`: `tile_level << 56 | tile_index`.
+pub fn tile_key(tile_level: u8, tile_index: u64) -> u64 {
+    (u64::from(tile_level) << 56) | tile_index
+}
+
+/// The tile key holding node `(level, index)`, and the node's position (in hashes) in it.
+pub fn locate(level: u8, index: u64) -> (u64, usize) {
+    let tile_level = level / TILE_HEIGHT;
+    let k = level % TILE_HEIGHT;
+    let shift = TILE_HEIGHT - k;
+    let tile_index = index >> shift;
+    let local = index & ((1u64 << shift) - 1);
+    (tile_key(tile_level, tile_index), post_order(k, local))
+}
+
+/// Position of node `(k, j)` in the post-order of a perfect tree (sumdb `StoredHashIndex`):
+/// level-k node j follows level-(k-1) node 2j+1; level-0 node n sits at n + n/2 + n/4 + ...
+fn post_order(k: u8, j: u64) -> usize {
+    let mut n = j;
+    for _ in 0..k {
+        n = 2 * n + 1;
+    }
+    let mut i = 0u64;
+    while n > 0 {
+        i += n;
+        n >>= 1;
+    }
+    (i + u64::from(k)) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn post_order_matches_the_creation_order_of_a_256_leaf_tree() {
+        // Replay appends of 256 leaves and record the order in which nodes are created.
+        let mut created = Vec::new();
+        for i in 0..TILE_WIDTH {
+            created.push((0u8, i));
+            let mut level = 1u8;
+            while level < TILE_HEIGHT && (i + 1) % (1 << level) == 0 {
+                created.push((level, ((i + 1) >> level) - 1));
+                level += 1;
+            }
+        }
+        assert_eq!(created.len(), TILE_HASHES);
+        for (position, (k, j)) in created.into_iter().enumerate() {
+            assert_eq!(post_order(k, j), position, "node ({k}, {j})");
+        }
+    }
+
+    #[test]
+    fn nodes_of_a_stratum_share_the_tile_of_their_stratum_ancestor() {
+        assert_eq!(locate(0, 0), (tile_key(0, 0), 0));
+        assert_eq!(locate(0, 256), (tile_key(0, 1), 0));
+        assert_eq!(locate(7, 1), (tile_key(0, 0), TILE_HASHES - 1));
+        assert_eq!(locate(7, 3), (tile_key(0, 1), TILE_HASHES - 1));
+        assert_eq!(locate(8, 0), (tile_key(1, 0), 0));
+        assert_eq!(locate(9, 3), (tile_key(1, 0), post_order(1, 3)));
+        assert_eq!(locate(16, 5), (tile_key(2, 0), post_order(0, 5)));
+    }
+}
