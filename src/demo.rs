@@ -64,14 +64,32 @@ pub fn run(dir: &Path, say: &mut dyn FnMut(&str)) -> Result<Report> {
     say(&format!("created a ledger in {}", ledger_dir.display()));
 
     let artifacts = [
-        ("support-adapter", "huggingface", "text-adapter", ("hf-dataset", "hf://datasets/acme/tickets")),
-        ("search-embeddings", "gcp", "embeddings", ("notion-export", "notion://acme/kb-export-2026-11")),
-        ("edge-runtime", "aws", "runtime-distilled", ("s3-object", "s3://acme-train/distill/shard-0.parquet")),
+        (
+            "support-adapter",
+            "huggingface",
+            "text-adapter",
+            ("hf-dataset", "hf://datasets/acme/tickets"),
+        ),
+        (
+            "search-embeddings",
+            "gcp",
+            "embeddings",
+            ("notion-export", "notion://acme/kb-export-2026-11"),
+        ),
+        (
+            "edge-runtime",
+            "aws",
+            "runtime-distilled",
+            ("s3-object", "s3://acme-train/distill/shard-0.parquet"),
+        ),
     ];
     let mut refs = Vec::new();
     for (name, provider, kind, source) in artifacts {
         let a = ledger.append("trainer@acme", artifact(name, provider, kind, source)?)?;
-        say(&format!("  #{:<3} artifact {name} from {provider} ({kind}), trained on {}", a.index, source.1));
+        say(&format!(
+            "  #{:<3} artifact {name} from {provider} ({kind}), trained on {}",
+            a.index, source.1
+        ));
         refs.push((a, name, provider, kind));
     }
 
@@ -88,13 +106,26 @@ pub fn run(dir: &Path, say: &mut dyn FnMut(&str)) -> Result<Report> {
         .collect::<Result<_>>()?;
     let lane_results = ledger.append_batch(batch)?;
     for (a, (name, outcome, ..)) in lane_results.iter().zip(lanes) {
-        let note = if outcome == "error" { " (blocked by a collection error)" } else { "" };
+        let note = if outcome == "error" {
+            " (blocked by a collection error)"
+        } else {
+            ""
+        };
         say(&format!("  #{:<3} lane {name}: {outcome}{note}", a.index));
     }
 
-    let policy = ledger.append("release-manager@acme", body(Kind::Policy, crate::examples::example(Kind::Policy))?)?;
-    say(&format!("  #{:<3} policy 'production' with its gates and required lanes", policy.index));
-    let policy_ref = RecordRef { index: policy.index, leaf_hash: policy.leaf_hash };
+    let policy = ledger.append(
+        "release-manager@acme",
+        body(Kind::Policy, crate::examples::example(Kind::Policy))?,
+    )?;
+    say(&format!(
+        "  #{:<3} policy 'production' with its gates and required lanes",
+        policy.index
+    ));
+    let policy_ref = RecordRef {
+        index: policy.index,
+        leaf_hash: policy.leaf_hash,
+    };
     let policy_digest = Digest::sha256(&ledger.entry(policy.index)?.bytes);
 
     let components: Vec<serde_json::Value> = refs
@@ -104,41 +135,71 @@ pub fn run(dir: &Path, say: &mut dyn FnMut(&str)) -> Result<Report> {
                 Body::Artifact(b) => b.digests[0],
                 _ => unreachable!("artifact records hold artifacts"),
             });
-            digest.map(|d| json!({"artifact": {"index": a.index, "leaf_hash": a.leaf_hash},
-                "digest": d, "name": name, "provider": provider, "artifact_kind": kind}))
+            digest.map(|d| {
+                json!({"artifact": {"index": a.index, "leaf_hash": a.leaf_hash},
+                "digest": d, "name": name, "provider": provider, "artifact_kind": kind})
+            })
         })
         .collect::<Result<_>>()?;
     let used_lanes: Vec<RecordRef> = [0, 2, 3, 4]
         .iter()
-        .map(|&i| RecordRef { index: lane_results[i].index, leaf_hash: lane_results[i].leaf_hash })
+        .map(|&i| RecordRef {
+            index: lane_results[i].index,
+            leaf_hash: lane_results[i].leaf_hash,
+        })
         .collect();
     let fused = ledger.append(
         "release-manager@acme",
-        body(Kind::FusedManifest, json!({
-            "release_id": "v1", "commit": "9fceb02d0ae598e95dc970b74767f19372d61af8",
-            "components": components, "decisions": [], "lane_results": used_lanes,
-            "policy": policy_ref, "policy_digest": policy_digest, "override_": null
-        }))?,
+        body(
+            Kind::FusedManifest,
+            json!({
+                "release_id": "v1", "commit": "9fceb02d0ae598e95dc970b74767f19372d61af8",
+                "components": components, "decisions": [], "lane_results": used_lanes,
+                "policy": policy_ref, "policy_digest": policy_digest, "override_": null
+            }),
+        )?,
     )?;
-    say(&format!("  #{:<3} fused manifest of release v1 (3 components)", fused.index));
+    say(&format!(
+        "  #{:<3} fused manifest of release v1 (3 components)",
+        fused.index
+    ));
     let promoted = ledger.append(
         "release-manager@acme",
-        body(Kind::Promotion, json!({"channel": "production", "release_id": "v1",
-            "release": {"index": fused.index, "leaf_hash": fused.leaf_hash}, "replaces": null}))?,
+        body(
+            Kind::Promotion,
+            json!({"channel": "production", "release_id": "v1",
+            "release": {"index": fused.index, "leaf_hash": fused.leaf_hash}, "replaces": null}),
+        )?,
     )?;
-    say(&format!("  #{:<3} promotion of v1 to channel production", promoted.index));
+    say(&format!(
+        "  #{:<3} promotion of v1 to channel production",
+        promoted.index
+    ));
 
     let status = ledger.status()?;
-    say(&format!("tree head: size {}, root {}", status.size, status.root));
+    say(&format!(
+        "tree head: size {}, root {}",
+        status.size, status.root
+    ));
     let p = ledger.prove_inclusion(fused.index, None)?;
-    say(&format!("inclusion proof of the v1 manifest (record {}), {} hashes:", p.index, p.path.len()));
+    say(&format!(
+        "inclusion proof of the v1 manifest (record {}), {} hashes:",
+        p.index,
+        p.path.len()
+    ));
     for h in &p.path {
         say(&format!("  {h}"));
     }
     verify_inclusion(p.index, p.size, &p.leaf_hash, &p.path, &status.root)?;
     say("verified: the manifest's leaf hash and the path lead to the ledger's root");
     let c = ledger.prove_consistency(policy.index, None)?;
-    verify_consistency(c.first.size, c.second.size, &c.first.root, &status.root, &c.proof)?;
+    verify_consistency(
+        c.first.size,
+        c.second.size,
+        &c.first.root,
+        &status.root,
+        &c.proof,
+    )?;
     say(&format!(
         "verified: the tree of size {} (before the policy) is a prefix of today's tree ({} hashes)",
         c.first.size,

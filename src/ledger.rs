@@ -154,7 +154,8 @@ impl Ledger {
         }
         let last = head.size - 1;
         let in_tile = last % tile::TILE_WIDTH + 1;
-        let expected = (2 * in_tile - u64::from(in_tile.count_ones())).min(tile::TILE_HASHES as u64);
+        let expected =
+            (2 * in_tile - u64::from(in_tile.count_ones())).min(tile::TILE_HASHES as u64);
         let found = snap.tile_len(tile::locate(0, last).0)?;
         if found != expected {
             return Err(Error::Corrupt(format!(
@@ -171,8 +172,8 @@ impl Ledger {
         let bytes = snap
             .record(last)?
             .ok_or_else(|| Error::Corrupt(format!("record {last} is missing")))?;
-        let record = record::decode(&bytes)
-            .map_err(|e| Error::Corrupt(format!("record {last}: {e}")))?;
+        let record =
+            record::decode(&bytes).map_err(|e| Error::Corrupt(format!("record {last}: {e}")))?;
         let prev_root = tree::root(&mut snap, last)?;
         if record.prev.size != last || !record.prev.root.ct_eq(&prev_root) {
             return Err(Error::Corrupt(format!(

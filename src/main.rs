@@ -21,6 +21,9 @@ fn main() {
 
 /// The error chain on one line: outermost context first.
 fn one_line(e: &anyhow::Error) -> String {
-    let parts: Vec<String> = e.chain().map(|c| c.to_string().replace('\n', " ")).collect();
+    let parts: Vec<String> = e
+        .chain()
+        .map(|c| c.to_string().replace('\n', " "))
+        .collect();
     parts.join(": ")
 }

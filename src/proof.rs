@@ -90,7 +90,9 @@ pub fn verify_inclusion(
     root: &Hash,
 ) -> Result<()> {
     if index >= size {
-        return Err(fail(format!("leaf index {index} is not below tree size {size}")));
+        return Err(fail(format!(
+            "leaf index {index} is not below tree size {size}"
+        )));
     }
     if path.len() > MAX_PROOF_LEN {
         return Err(fail(format!("inclusion proof has {} hashes", path.len())));
@@ -99,7 +101,9 @@ pub fn verify_inclusion(
     let mut r = *leaf;
     for p in path {
         if snode == 0 {
-            return Err(fail("inclusion proof is longer than the tree is deep".into()));
+            return Err(fail(
+                "inclusion proof is longer than the tree is deep".into(),
+            ));
         }
         if fnode & 1 == 1 || fnode == snode {
             r = node_hash(p, &r);
@@ -116,7 +120,9 @@ pub fn verify_inclusion(
         snode >>= 1;
     }
     if snode != 0 {
-        return Err(fail("inclusion proof is shorter than the tree is deep".into()));
+        return Err(fail(
+            "inclusion proof is shorter than the tree is deep".into(),
+        ));
     }
     if !r.ct_eq(root) {
         return Err(fail(format!(
@@ -145,7 +151,10 @@ pub fn verify_consistency(
         )));
     }
     if proof.len() > MAX_PROOF_LEN {
-        return Err(fail(format!("consistency proof has {} hashes", proof.len())));
+        return Err(fail(format!(
+            "consistency proof has {} hashes",
+            proof.len()
+        )));
     }
     if first == second {
         if !proof.is_empty() || !first_root.ct_eq(second_root) {
@@ -161,7 +170,9 @@ pub fn verify_consistency(
     }
     path.extend_from_slice(proof);
     if proof.is_empty() {
-        return Err(fail("empty consistency proof between different sizes".into()));
+        return Err(fail(
+            "empty consistency proof between different sizes".into(),
+        ));
     }
     let (mut fnode, mut snode) = (first - 1, second - 1);
     while fnode & 1 == 1 {

@@ -76,7 +76,9 @@ impl<'a> Lines<'a> {
     fn number(&mut self, name: &str) -> Result<u64> {
         let (n, text) = self.field(name)?;
         parse_decimal(text).ok_or_else(|| {
-            invalid(format!("line {n}: '{name}' must be a decimal number without leading zeros"))
+            invalid(format!(
+                "line {n}: '{name}' must be a decimal number without leading zeros"
+            ))
         })
     }
 
@@ -183,17 +185,29 @@ mod tests {
     #[test]
     fn inclusion_text_round_trips() {
         let p = sample();
-        assert_eq!(parse(&format_inclusion(&p)).unwrap(), ProofText::Inclusion(p));
+        assert_eq!(
+            parse(&format_inclusion(&p)).unwrap(),
+            ProofText::Inclusion(p)
+        );
     }
 
     #[test]
     fn consistency_text_round_trips() {
         let p = ConsistencyProof {
-            first: TreeHead { size: 3, root: sha256(b"1") },
-            second: TreeHead { size: 7, root: sha256(b"2") },
+            first: TreeHead {
+                size: 3,
+                root: sha256(b"1"),
+            },
+            second: TreeHead {
+                size: 7,
+                root: sha256(b"2"),
+            },
             proof: vec![sha256(b"c")],
         };
-        assert_eq!(parse(&format_consistency(&p)).unwrap(), ProofText::Consistency(p));
+        assert_eq!(
+            parse(&format_consistency(&p)).unwrap(),
+            ProofText::Consistency(p)
+        );
     }
 
     #[test]
@@ -204,8 +218,16 @@ mod tests {
             good.replace("index 3", "index 03"),
             good.replace("index 3", "index +3"),
             good.replace("size 7", "size  7"),
-            good.replacen(&sample().path[0].to_hex(), &sample().path[0].to_hex()[..62], 1),
-            good.replacen(&sample().path[0].to_hex(), &sample().path[0].to_hex().to_uppercase(), 1),
+            good.replacen(
+                &sample().path[0].to_hex(),
+                &sample().path[0].to_hex()[..62],
+                1,
+            ),
+            good.replacen(
+                &sample().path[0].to_hex(),
+                &sample().path[0].to_hex().to_uppercase(),
+                1,
+            ),
             format!("{good}\n"),
             good.replace(INCLUSION_HEADER, "provledger/inclusion-proof/v2"),
         ];

@@ -112,13 +112,16 @@ impl Kind {
     /// # Errors
     /// [`Error::Invalid`] listing the known kinds.
     pub fn parse(name: &str) -> Result<Kind> {
-        Kind::ALL.into_iter().find(|k| k.name() == name).ok_or_else(|| {
-            let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
-            invalid(format!(
-                "unknown record kind '{name}' (known kinds: {})",
-                names.join(", ")
-            ))
-        })
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+                invalid(format!(
+                    "unknown record kind '{name}' (known kinds: {})",
+                    names.join(", ")
+                ))
+            })
     }
 }
 
@@ -143,27 +146,35 @@ impl Body {
         }
     }
 
-    /// Parses a body of `kind` from its JSON form, rejecting unknown and duplicate fields, then
+    /// Parses a body of `kind` from JSON text, rejecting unknown and duplicate fields, then
     /// validates it.
     ///
     /// # Errors
     /// [`Error::Invalid`] naming the field or rule that failed.
-    pub fn from_json(kind: Kind, value: serde_json::Value) -> Result<Body> {
-        fn parse<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T> {
-            serde_json::from_value(v).map_err(|e| invalid(e.to_string()))
+    pub fn parse_json(kind: Kind, text: &str) -> Result<Body> {
+        fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+            serde_json::from_str(text).map_err(|e| invalid(e.to_string()))
         }
         let body = match kind {
-            Kind::Artifact => Body::Artifact(parse(value)?),
-            Kind::LaneResult => Body::LaneResult(parse(value)?),
-            Kind::Policy => Body::Policy(parse(value)?),
-            Kind::GateDecision => Body::GateDecision(parse(value)?),
-            Kind::FusedManifest => Body::FusedManifest(parse(value)?),
-            Kind::Promotion => Body::Promotion(parse(value)?),
-            Kind::Rollback => Body::Rollback(parse(value)?),
-            Kind::KeyEvent => Body::KeyEvent(parse(value)?),
+            Kind::Artifact => Body::Artifact(parse(text)?),
+            Kind::LaneResult => Body::LaneResult(parse(text)?),
+            Kind::Policy => Body::Policy(parse(text)?),
+            Kind::GateDecision => Body::GateDecision(parse(text)?),
+            Kind::FusedManifest => Body::FusedManifest(parse(text)?),
+            Kind::Promotion => Body::Promotion(parse(text)?),
+            Kind::Rollback => Body::Rollback(parse(text)?),
+            Kind::KeyEvent => Body::KeyEvent(parse(text)?),
         };
         body.validate()?;
         Ok(body)
+    }
+
+    /// [`Body::parse_json`] of a JSON value built in code.
+    ///
+    /// # Errors
+    /// As [`Body::parse_json`].
+    pub fn from_json(kind: Kind, value: serde_json::Value) -> Result<Body> {
+        Body::parse_json(kind, &value.to_string())
     }
 
     /// The body's JSON form (the same shape `from_json` takes).
@@ -262,7 +273,10 @@ pub fn decode(bytes: &[u8]) -> Result<Record> {
         Some(v) => return Err(invalid(format!("unknown record format version {v}"))),
     }
     if bytes.len() > MAX_RECORD_LEN {
-        return Err(invalid(format!("record is {} bytes, too long", bytes.len())));
+        return Err(invalid(format!(
+            "record is {} bytes, too long",
+            bytes.len()
+        )));
     }
     let (record, used): (Record, usize) = bincode::serde::decode_from_slice(bytes, config())
         .map_err(|e| invalid(format!("malformed record: {e}")))?;

@@ -117,10 +117,17 @@ impl Store {
     /// ledger of a known version; storage errors.
     pub fn open(path: &Path, writable: bool) -> Result<Store> {
         if !path.is_file() {
-            return Err(Error::Invalid(format!("no ledger file at {}", path.display())));
+            return Err(Error::Invalid(format!(
+                "no ledger file at {}",
+                path.display()
+            )));
         }
         let handle = if writable {
-            Handle::Write(builder().open(path).map_err(storage("opening the ledger"))?)
+            Handle::Write(
+                builder()
+                    .open(path)
+                    .map_err(storage("opening the ledger"))?,
+            )
         } else {
             Handle::Read(
                 builder()
@@ -205,7 +212,10 @@ impl Store {
 
 fn decode_head(bytes: &[u8]) -> Result<TreeHead> {
     if bytes.len() != 40 {
-        return Err(Error::Corrupt(format!("head row is {} bytes, not 40", bytes.len())));
+        return Err(Error::Corrupt(format!(
+            "head row is {} bytes, not 40",
+            bytes.len()
+        )));
     }
     let size = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
     let root = Hash::from_slice(&bytes[8..]).map_err(Error::Corrupt)?;
@@ -250,9 +260,13 @@ impl<'t> Batch<'t> {
         };
         Ok(Batch {
             meta,
-            records: txn.open_table(RECORDS).map_err(storage("opening records"))?,
+            records: txn
+                .open_table(RECORDS)
+                .map_err(storage("opening records"))?,
             tiles: txn.open_table(TILES).map_err(storage("opening tiles"))?,
-            index: txn.open_table(INDEX).map_err(storage("opening the index"))?,
+            index: txn
+                .open_table(INDEX)
+                .map_err(storage("opening the index"))?,
             tile_cache: HashMap::new(),
             head,
             head_dirty: false,
@@ -440,7 +454,10 @@ impl Snapshot {
     /// # Errors
     /// Storage errors.
     pub fn record(&self, index: u64) -> Result<Option<Vec<u8>>> {
-        let row = self.records.get(index).map_err(storage("reading a record"))?;
+        let row = self
+            .records
+            .get(index)
+            .map_err(storage("reading a record"))?;
         Ok(row.map(|v| v.value().to_vec()))
     }
 
@@ -453,7 +470,10 @@ impl Snapshot {
         range: std::ops::Range<u64>,
         mut f: impl FnMut(u64, &[u8]) -> Result<()>,
     ) -> Result<()> {
-        let rows = self.records.range(range).map_err(storage("reading records"))?;
+        let rows = self
+            .records
+            .range(range)
+            .map_err(storage("reading records"))?;
         for row in rows {
             let (k, v) = row.map_err(storage("reading records"))?;
             f(k.value(), v.value())?;

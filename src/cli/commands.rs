@@ -93,8 +93,12 @@ fn append(
     let actor = input::actor(actor);
     let mut items = Vec::with_capacity(values.len());
     for (n, value) in values.into_iter().enumerate() {
-        let body = Body::from_json(kind, value).map_err(|e| {
-            let at = if many { format!(" record {}", n + 1) } else { String::new() };
+        let body = Body::parse_json(kind, value.get()).map_err(|e| {
+            let at = if many {
+                format!(" record {}", n + 1)
+            } else {
+                String::new()
+            };
             Error::Invalid(format!("{source}{at}: not a valid {kind} body: {e}"))
         })?;
         items.push((actor.clone(), body));
@@ -110,7 +114,10 @@ fn append(
             if first == last {
                 println!("appended record {first} ({kind})");
             } else {
-                println!("appended records {first}..={last} ({} {kind} records)", appended.len());
+                println!(
+                    "appended records {first}..={last} ({} {kind} records)",
+                    appended.len()
+                );
             }
             println!("tree head: size {}, root {}", head.size, head.root);
         }
@@ -127,8 +134,14 @@ fn log(
 ) -> Result<i32> {
     let filter = Filter {
         kind: kind.as_deref().map(Kind::parse).transpose()?,
-        since_us: since.as_deref().map(|t| input::parse_time(t, "--since")).transpose()?,
-        until_us: until.as_deref().map(|t| input::parse_time(t, "--until")).transpose()?,
+        since_us: since
+            .as_deref()
+            .map(|t| input::parse_time(t, "--since"))
+            .transpose()?,
+        until_us: until
+            .as_deref()
+            .map(|t| input::parse_time(t, "--until"))
+            .transpose()?,
     };
     let entries = open(flag)?.log(&filter)?;
     let mut out = std::io::stdout().lock();
@@ -176,7 +189,10 @@ fn status(flag: Option<PathBuf>, json: bool) -> Result<i32> {
         println!("origin:  {}", s.origin);
         println!("size:    {}", s.size);
         println!("root:    {}", s.root);
-        println!("format:  record v{}, store v{}", s.format_version, s.store_version);
+        println!(
+            "format:  record v{}, store v{}",
+            s.format_version, s.store_version
+        );
     }
     Ok(0)
 }
@@ -188,7 +204,12 @@ fn search(flag: Option<PathBuf>, digest: &str, json: bool) -> Result<i32> {
         if json {
             println!("{}", e.to_json());
         } else {
-            println!("{:>6}  {:<14}  {}", e.index, e.record.body.kind().name(), e.leaf_hash);
+            println!(
+                "{:>6}  {:<14}  {}",
+                e.index,
+                e.record.body.kind().name(),
+                e.leaf_hash
+            );
         }
     }
     if !json && entries.is_empty() {
@@ -259,10 +280,14 @@ fn verify_proof(
     json: bool,
 ) -> Result<i32> {
     let root = parse_root(root, "--root")?;
-    let first_root = first_root.map(|r| parse_root(r, "--first-root")).transpose()?;
+    let first_root = first_root
+        .map(|r| parse_root(r, "--first-root"))
+        .transpose()?;
     let parsed = read_proof(file)?;
     let record_leaf = match &record {
-        Some(path) => Some(hash::leaf_hash(&input::read_bytes(&path.to_string_lossy())?)),
+        Some(path) => Some(hash::leaf_hash(&input::read_bytes(
+            &path.to_string_lossy(),
+        )?)),
         None => None,
     };
     let outcome = match &parsed {
@@ -283,7 +308,10 @@ fn verify_proof(
         }
     };
     let what = match &parsed {
-        ProofText::Inclusion(p) => format!("record {} is in the tree of size {} with root {root}", p.index, p.size),
+        ProofText::Inclusion(p) => format!(
+            "record {} is in the tree of size {} with root {root}",
+            p.index, p.size
+        ),
         ProofText::Consistency(p) => format!(
             "the tree of size {} is a prefix of the tree of size {} with root {root}",
             p.first.size, p.second.size

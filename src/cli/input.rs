@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use provledger::Error;
 use provledger::ledger::{LEDGER_DIR, find_ledger_dir};
+use serde_json::value::RawValue;
 
 /// Largest input file read (bodies are at most 64 KiB each; batches can be large).
 const MAX_INPUT: u64 = 256 << 20;
@@ -17,7 +18,11 @@ fn bad(message: String) -> anyhow::Error {
 /// Reads a file, or standard input for `-`, as UTF-8 text.
 pub fn read_text(source: &str) -> Result<String> {
     let bytes = read_bytes(source)?;
-    let name = if source == "-" { "standard input" } else { source };
+    let name = if source == "-" {
+        "standard input"
+    } else {
+        source
+    };
     String::from_utf8(bytes).map_err(|e| {
         bad(format!(
             "{name} is not UTF-8 (invalid byte at offset {})",
@@ -39,26 +44,33 @@ pub fn read_bytes(source: &str) -> Result<Vec<u8>> {
     };
     read.map_err(|e| bad(format!("cannot read {source}: {e}")))?;
     if bytes.len() as u64 > MAX_INPUT {
-        bail!(bad(format!("{source} is larger than {} MiB", MAX_INPUT >> 20)));
+        bail!(bad(format!(
+            "{source} is larger than {} MiB",
+            MAX_INPUT >> 20
+        )));
     }
     Ok(bytes)
 }
 
-/// The JSON values of an append input: one object, an array of objects, or JSON Lines.
-pub fn json_values(text: &str, source: &str) -> Result<Vec<serde_json::Value>> {
+/// The JSON texts of an append input: one object, an array of objects, or JSON Lines. Kept
+/// as text so that the typed parse sees duplicate fields.
+pub fn json_values(text: &str, source: &str) -> Result<Vec<Box<RawValue>>> {
     if text.trim().is_empty() {
         bail!(bad(format!("{source}: input is empty")));
     }
+    let malformed = |e: serde_json::Error| bad(format!("{source}: malformed JSON: {e}"));
     let mut values = Vec::new();
-    for value in serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>() {
-        let value = value.map_err(|e| bad(format!("{source}: malformed JSON: {e}")))?;
-        values.push(value);
+    for value in serde_json::Deserializer::from_str(text).into_iter::<Box<RawValue>>() {
+        values.push(value.map_err(malformed)?);
     }
-    if let [serde_json::Value::Array(items)] = values.as_slice() {
+    if let [only] = values.as_slice()
+        && only.get().starts_with('[')
+    {
+        let items: Vec<Box<RawValue>> = serde_json::from_str(only.get()).map_err(malformed)?;
         if items.is_empty() {
             bail!(bad(format!("{source}: the array holds no records")));
         }
-        return Ok(items.clone());
+        return Ok(items);
     }
     Ok(values)
 }
@@ -116,7 +128,13 @@ pub fn default_origin(dir: &Path) -> String {
         .unwrap_or_else(|| "ledger".to_string());
     let clean: String = folder
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -1,0 +1,114 @@
+//! Shared test helpers: a naive RFC 9162 reference model (written from the RFC's recursive
+//! definitions, independent of the crate's stored-hash code) and small record builders.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+
+use provledger::Body;
+use provledger::hash::{Hash, leaf_hash, node_hash, sha256};
+use provledger::kinds::{LaneResult, Outcome};
+
+/// Largest power of two strictly below n, by counting (not by bit tricks).
+pub fn ref_split(n: usize) -> usize {
+    let mut k = 1;
+    while k * 2 < n {
+        k *= 2;
+    }
+    k
+}
+
+/// The reference model: leaf hashes plus a memo of MTH over ranges.
+pub struct Reference {
+    pub leaves: Vec<Hash>,
+    memo: HashMap<(usize, usize), Hash>,
+}
+
+impl Reference {
+    pub fn new(leaves: Vec<Hash>) -> Reference {
+        Reference {
+            leaves,
+            memo: HashMap::new(),
+        }
+    }
+
+    /// MTH(D[lo:hi]) per RFC 9162 §2.1.1.
+    pub fn mth(&mut self, lo: usize, hi: usize) -> Hash {
+        let n = hi - lo;
+        if n == 0 {
+            return sha256(b"");
+        }
+        if n == 1 {
+            return self.leaves[lo];
+        }
+        if let Some(h) = self.memo.get(&(lo, hi)) {
+            return *h;
+        }
+        let k = ref_split(n);
+        let h = node_hash(&self.mth(lo, lo + k), &self.mth(lo + k, hi));
+        self.memo.insert((lo, hi), h);
+        h
+    }
+
+    /// PATH(m, D[lo:hi]) per RFC 9162 §2.1.3.1.
+    pub fn path(&mut self, m: usize, lo: usize, hi: usize) -> Vec<Hash> {
+        let n = hi - lo;
+        if n == 1 {
+            return vec![];
+        }
+        let k = ref_split(n);
+        if m < k {
+            let mut p = self.path(m, lo, lo + k);
+            p.push(self.mth(lo + k, hi));
+            p
+        } else {
+            let mut p = self.path(m - k, lo + k, hi);
+            p.push(self.mth(lo, lo + k));
+            p
+        }
+    }
+
+    /// PROOF(m, D[0:n]) per RFC 9162 §2.1.4.1.
+    pub fn proof(&mut self, m: usize, n: usize) -> Vec<Hash> {
+        self.subproof(m, 0, n, true)
+    }
+
+    fn subproof(&mut self, m: usize, lo: usize, hi: usize, b: bool) -> Vec<Hash> {
+        let n = hi - lo;
+        if m == n {
+            return if b { vec![] } else { vec![self.mth(lo, hi)] };
+        }
+        let k = ref_split(n);
+        if m <= k {
+            let mut p = self.subproof(m, lo, lo + k, b);
+            p.push(self.mth(lo + k, hi));
+            p
+        } else {
+            let mut p = self.subproof(m - k, lo + k, hi, false);
+            p.push(self.mth(lo, lo + k));
+            p
+        }
+    }
+}
+
+/// Leaf hashes of `n` distinct small entries.
+pub fn leaves(n: usize) -> Vec<Hash> {
+    (0..n)
+        .map(|i| leaf_hash(format!("entry {i}").as_bytes()))
+        .collect()
+}
+
+/// A small valid lane-result body, distinct per `i`.
+pub fn lane_body(i: u64) -> Body {
+    Body::LaneResult(LaneResult {
+        lane: format!("lane-{i}"),
+        commit: None,
+        subjects: vec![],
+        outcome: Outcome::Passed,
+        tests: i,
+        failures: 0,
+        errors: 0,
+        skipped: 0,
+        duration_ms: 1,
+        report_digest: None,
+    })
+}
