@@ -1,68 +1,89 @@
 //! Index rows (ledger-format.md §6.4): which keys a record adds to the `index` table.
 //!
-//! Every row key ends with the record index as u64 big-endian, so a prefix scan returns
-//! record indexes in ascending order. Variable-length terms carry a u16 big-endian length so
-//! that no term's key is a prefix of another's. Rows are derived from the record alone and
-//! written in the record's transaction: a search is complete by construction, and `verify`
-//! rebuilds them to check.
+//! A row key is 16 bytes: `tag (1) || epoch (3, BE) || fingerprint (4) || record index (8, BE)`
+//! where the epoch is `index >> 16`. Partitioning by epoch keeps the rows a batch inserts in a
+//! small, recent part of the B-tree: random digest keys over the whole ledger would copy one
+//! 4 KiB page per row per commit, and appends would slow down as the ledger grows. A lookup
+//! scans each epoch (16 scans at 10^6 records). A fingerprint may be shared by two terms, so a
+//! scan returns candidates: callers confirm each on the decoded record. Rows are derived from
+//! the record alone and written in the record's transaction: a search is complete by
+//! construction, and `verify` can rebuild them.
 
 use crate::digest::Digest;
+use crate::hash::sha256;
 use crate::record::{Body, Kind};
 
-/// Row tag for the kind index: `'k' || kind code (u8) || index`.
+/// A row key: tag, epoch, fingerprint, record index.
+pub type Key = [u8; 16];
+/// A term: the tag and fingerprint of a row key, without epoch and index.
+pub type Prefix = [u8; 5];
+
+/// Records per epoch: `2^EPOCH_BITS`.
+pub const EPOCH_BITS: u32 = 16;
+
+/// Tag of the kind rows; fingerprint `kind code, 0, 0, 0`.
 pub const TAG_KIND: u8 = b'k';
-/// Row tag for the digest index: `'d' || algorithm code (u8) || 32 bytes || index`.
+/// Tag of the digest rows; fingerprint the first 4 bytes of SHA-256(algorithm code || value).
 pub const TAG_DIGEST: u8 = b'd';
-/// Row tag for the release index: `'r' || u16 len || release id || index`.
+/// Tag of the release rows; fingerprint the first 4 bytes of SHA-256(release id).
 pub const TAG_RELEASE: u8 = b'r';
-/// Row tag for the channel index: `'c' || u16 len || channel || index`.
+/// Tag of the channel rows; fingerprint the first 4 bytes of SHA-256(channel).
 pub const TAG_CHANNEL: u8 = b'c';
 
-/// The prefix of the kind index rows of `kind`.
-pub fn kind_prefix(kind: Kind) -> Vec<u8> {
-    vec![TAG_KIND, kind.code()]
+/// The term of the kind rows of `kind`.
+pub fn kind_prefix(kind: Kind) -> Prefix {
+    [TAG_KIND, kind.code(), 0, 0, 0]
 }
 
-/// The prefix of the digest index rows of `digest`.
-pub fn digest_prefix(digest: &Digest) -> Vec<u8> {
-    let mut key = vec![TAG_DIGEST, digest.algorithm as u8];
-    key.extend_from_slice(&digest.value);
-    key
+fn fingerprint(tag: u8, bytes: &[u8]) -> Prefix {
+    let h = sha256(bytes).0;
+    [tag, h[0], h[1], h[2], h[3]]
 }
 
-fn term_prefix(tag: u8, term: &str) -> Vec<u8> {
-    // Terms are record fields, which fit in a 65,535-byte record.
-    let len = u16::try_from(term.len()).unwrap_or(u16::MAX);
-    let mut key = vec![tag];
-    key.extend_from_slice(&len.to_be_bytes());
-    key.extend_from_slice(term.as_bytes());
-    key
+/// The term of the digest rows of `digest`.
+pub fn digest_prefix(digest: &Digest) -> Prefix {
+    let mut bytes = vec![digest.algorithm as u8];
+    bytes.extend_from_slice(&digest.value);
+    fingerprint(TAG_DIGEST, &bytes)
 }
 
-/// The prefix of the release index rows of `release_id`.
-pub fn release_prefix(release_id: &str) -> Vec<u8> {
+fn term_prefix(tag: u8, term: &str) -> Prefix {
+    fingerprint(tag, term.as_bytes())
+}
+
+/// The prefix of the release rows of `release_id`.
+pub fn release_prefix(release_id: &str) -> Prefix {
     term_prefix(TAG_RELEASE, release_id)
 }
 
-/// The prefix of the channel index rows of `channel`.
-pub fn channel_prefix(channel: &str) -> Vec<u8> {
+/// The prefix of the channel rows of `channel`.
+pub fn channel_prefix(channel: &str) -> Prefix {
     term_prefix(TAG_CHANNEL, channel)
 }
 
+/// The row key of term `prefix` and record `index`.
+pub fn key(prefix: &Prefix, index: u64) -> Key {
+    key_in_epoch(prefix, index >> EPOCH_BITS, index)
+}
+
+/// The row key of term `prefix`, epoch `epoch` and record `index` (scan bounds use any index).
+pub fn key_in_epoch(prefix: &Prefix, epoch: u64, index: u64) -> Key {
+    let mut k = [0u8; 16];
+    k[0] = prefix[0];
+    k[1..4].copy_from_slice(&epoch.to_be_bytes()[5..]);
+    k[4..8].copy_from_slice(&prefix[1..]);
+    k[8..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
 /// Every index row key of record `index` with `body`, sorted and without duplicates.
-pub fn rows(index: u64, body: &Body) -> Vec<Vec<u8>> {
+pub fn rows(index: u64, body: &Body) -> Vec<Key> {
     let mut prefixes = vec![kind_prefix(body.kind())];
     prefixes.extend(body.digests().iter().map(digest_prefix));
     prefixes.extend(body.release_id().map(release_prefix));
     prefixes.extend(body.channel().map(channel_prefix));
-    let mut keys: Vec<Vec<u8>> = prefixes
-        .into_iter()
-        .map(|mut key| {
-            key.extend_from_slice(&index.to_be_bytes());
-            key
-        })
-        .collect();
-    keys.sort();
+    let mut keys: Vec<Key> = prefixes.iter().map(|p| key(p, index)).collect();
+    keys.sort_unstable();
     keys.dedup();
     keys
 }

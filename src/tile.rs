@@ -1,17 +1,20 @@
 //! Where each stored tree node lives: the tile layout of the `tiles` table (ledger-format.md §5).
 //!
-//! Levels are grouped in strata of [`TILE_HEIGHT`] = 8. Tile `(L, N)` holds every stored node
-//! of levels `8L .. 8L+7` that lies under level-`8L` nodes `[256N, 256N + 256)`, in the order
-//! the nodes are created (post-order), so a tile only ever grows by appending 32-byte hashes.
-//! An inclusion path crosses one tile per stratum: a proof at 10^6 records reads three tiles.
-//! The level-`8L+8` root of a full tile is stored as node 0-of-stratum in tile `(L+1, N/256)`.
-//! The tile's first-level row is exactly a C2SP tlog-tiles tile, the rest is its interior.
+//! Levels are grouped in strata of [`TILE_HEIGHT`] = 4. Tile `(L, N)` holds every stored node
+//! of levels `4L .. 4L+3` that lies under level-`4L` nodes `[16N, 16N + 16)`, in the order the
+//! nodes are created (post-order), so a tile only ever grows by appending 32-byte hashes.
+//! An inclusion path crosses one tile per stratum: a proof at 10^6 records reads five.
+//!
+//! Why height 4 and not C2SP's 8: a full tile is 30 hashes (960 bytes), so the tile an append
+//! rewrites fits in one redb page, and a proof copies 1 KiB per tile instead of 16 KiB; both
+//! were measured faster (BENCHMARKS.md). C2SP tiles (levels 0, 8, 16, …) are rows of these
+//! strata (levels 0, 4, 8, …), so tlog-tiles can be exported without recomputation.
 
 /// Levels per tile.
-pub const TILE_HEIGHT: u8 = 8;
+pub const TILE_HEIGHT: u8 = 4;
 /// Nodes of the bottom level of a full tile: `2^TILE_HEIGHT`.
 pub const TILE_WIDTH: u64 = 1 << TILE_HEIGHT;
-/// Hashes in a full tile: `2 * 256 - 2` (every level but the tile's own root).
+/// Hashes in a full tile: `2 * 16 - 2` (every level but the tile's own root).
 pub const TILE_HASHES: usize = 2 * TILE_WIDTH as usize - 2;
 
 /// The `tiles` table key of tile `(tile_level, tile_index)`: `tile_level << 56 | tile_index`.
@@ -68,12 +71,17 @@ mod tests {
 
     #[test]
     fn nodes_of_a_stratum_share_the_tile_of_their_stratum_ancestor() {
+        let h = TILE_HEIGHT;
+        let w = TILE_WIDTH;
         assert_eq!(locate(0, 0), (tile_key(0, 0), 0));
-        assert_eq!(locate(0, 256), (tile_key(0, 1), 0));
-        assert_eq!(locate(7, 1), (tile_key(0, 0), TILE_HASHES - 1));
-        assert_eq!(locate(7, 3), (tile_key(0, 1), TILE_HASHES - 1));
-        assert_eq!(locate(8, 0), (tile_key(1, 0), 0));
-        assert_eq!(locate(9, 3), (tile_key(1, 0), post_order(1, 3)));
-        assert_eq!(locate(16, 5), (tile_key(2, 0), post_order(0, 5)));
+        assert_eq!(locate(0, w), (tile_key(0, 1), 0));
+        // The two top nodes of tile 0: the last one created is its right half.
+        assert_eq!(locate(h - 1, 1), (tile_key(0, 0), TILE_HASHES - 1));
+        assert_eq!(locate(h - 1, 3), (tile_key(0, 1), TILE_HASHES - 1));
+        // A full tile's root is the first node of the tile above.
+        assert_eq!(locate(h, 0), (tile_key(1, 0), 0));
+        assert_eq!(locate(h + 1, 3), (tile_key(1, 0), post_order(1, 3)));
+        assert_eq!(locate(2 * h, 5), (tile_key(2, 0), post_order(0, 5)));
+        assert_eq!(locate(2 * h, w + 5), (tile_key(2, 1), post_order(0, 5)));
     }
 }

@@ -55,29 +55,6 @@ pub fn root(reader: &mut impl HashReader, size: u64) -> Result<Hash> {
     subtree_root(reader, 0, size)
 }
 
-/// The nodes that appending leaf `index` (0-based) with hash `leaf` adds to the stored set:
-/// `(0, index)`, then every perfect subtree that this leaf completes, bottom up.
-///
-/// # Errors
-/// Whatever the reader returns for the left siblings it needs.
-pub fn appended_nodes(
-    reader: &mut impl HashReader,
-    index: u64,
-    leaf: Hash,
-) -> Result<Vec<(u8, u64, Hash)>> {
-    let mut nodes = vec![(0u8, index, leaf)];
-    let mut right = leaf;
-    let mut level = 1u8;
-    while level < 64 && (index + 1).is_multiple_of(1u64 << level) {
-        let j = ((index + 1) >> level) - 1;
-        let left = reader.node(level - 1, 2 * j)?;
-        right = node_hash(&left, &right);
-        nodes.push((level, j, right));
-        level += 1;
-    }
-    Ok(nodes)
-}
-
 /// Checks `index < size`, the precondition of every inclusion question.
 ///
 /// # Errors

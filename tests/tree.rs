@@ -6,6 +6,7 @@ mod common;
 use std::collections::HashMap;
 
 use common::{Reference, leaves};
+use provledger::compact_range::CompactRange;
 use provledger::hash::{Hash, node_hash};
 use provledger::proof::{prove_consistency, prove_inclusion, verify_consistency, verify_inclusion};
 use provledger::tree::{self, HashReader};
@@ -25,12 +26,30 @@ impl HashReader for MemNodes {
 
 fn build(leaves: &[Hash]) -> MemNodes {
     let mut nodes = MemNodes::default();
-    for (i, leaf) in leaves.iter().enumerate() {
-        for (level, index, hash) in tree::appended_nodes(&mut nodes, i as u64, *leaf).unwrap() {
-            nodes.0.insert((level, index), hash);
+    let mut range = CompactRange::new();
+    for leaf in leaves {
+        for (level, index, hash) in range.append(*leaf) {
+            assert!(
+                nodes.0.insert((level, index), hash).is_none(),
+                "({level}, {index}) twice"
+            );
         }
     }
     nodes
+}
+
+#[test]
+fn the_compact_range_root_and_reload_match_the_reference_at_every_size() {
+    let all = leaves(300);
+    let mut reference = Reference::new(all.clone());
+    let mut range = CompactRange::new();
+    let mut nodes = build(&all);
+    assert_eq!(range.root(), reference.mth(0, 0));
+    for (i, leaf) in all.iter().enumerate() {
+        range.append(*leaf);
+        assert_eq!(range.root(), reference.mth(0, i + 1), "size {}", i + 1);
+        assert_eq!(CompactRange::load(&mut nodes, i as u64 + 1).unwrap(), range);
+    }
 }
 
 fn flip(h: &Hash, bit: usize) -> Hash {

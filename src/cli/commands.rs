@@ -143,22 +143,22 @@ fn log(
             .map(|t| input::parse_time(t, "--until"))
             .transpose()?,
     };
-    let entries = open(flag)?.log(&filter)?;
-    let mut out = std::io::stdout().lock();
-    for e in &entries {
-        if json {
-            writeln!(out, "{}", e.to_json())?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    open(flag)?.for_each(&filter, |e| {
+        let line = if json {
+            e.to_json().to_string()
         } else {
-            writeln!(
-                out,
+            format!(
                 "{:>6}  {}  {:<14}  {}",
                 e.index,
                 format_time(e.record.time_us),
                 e.record.body.kind().name(),
                 e.record.actor
-            )?;
-        }
-    }
+            )
+        };
+        writeln!(out, "{line}").map_err(|e| Error::Io(format!("writing output: {e}")))
+    })?;
+    out.flush()?;
     Ok(0)
 }
 
