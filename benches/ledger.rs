@@ -122,10 +122,10 @@ fn batch_append(c: &mut Criterion) {
 /// A 10^6-record ledger, built once and kept under target/ between runs.
 fn million() -> Ledger {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-ledger-1m");
-    if let Ok(ledger) = Ledger::open(&dir, false) {
-        if ledger.status().unwrap().size == MILLION {
-            return ledger;
-        }
+    if let Ok(ledger) = Ledger::open(&dir, false)
+        && ledger.status().unwrap().size == MILLION
+    {
+        return ledger;
     }
     let _ = std::fs::remove_dir_all(&dir);
     let ledger = Ledger::init(&dir, "bench.example/million").unwrap();

@@ -396,14 +396,15 @@ impl Ledger {
     /// [`Error::Invalid`] when `index >= size` or `size` is beyond the ledger.
     pub fn prove_inclusion(&self, index: u64, size: Option<u64>) -> Result<InclusionProof> {
         let mut snap = self.store.read()?;
-        let head = head_at(&mut snap, size)?;
-        tree::check_index(index, head.size)?;
-        let path = proof::prove_inclusion(&mut snap, index, head.size)?;
+        let size = checked_size(&snap, size)?;
+        tree::check_index(index, size)?;
+        // The path first: the root then reuses the tiles and right-border ranges it read.
+        let path = proof::prove_inclusion(&mut snap, index, size)?;
         Ok(InclusionProof {
             index,
-            size: head.size,
+            size,
             leaf_hash: snap.node(0, index)?,
-            root: head.root,
+            root: tree::root(&mut snap, size)?,
             path,
         })
     }
@@ -414,24 +415,30 @@ impl Ledger {
     /// [`Error::Invalid`] when `first > second` or `second` is beyond the ledger.
     pub fn prove_consistency(&self, first: u64, second: Option<u64>) -> Result<ConsistencyProof> {
         let mut snap = self.store.read()?;
-        let second = head_at(&mut snap, second)?;
-        if first > second.size {
+        let second = checked_size(&snap, second)?;
+        if first > second {
             return Err(invalid(format!(
-                "first size {first} is larger than second size {}",
-                second.size
+                "first size {first} is larger than second size {second}"
             )));
         }
-        let first = head_at(&mut snap, Some(first))?;
-        let proof = proof::prove_consistency(&mut snap, first.size, second.size)?;
+        // The proof first: both roots then reuse the tiles and ranges it read.
+        let proof = proof::prove_consistency(&mut snap, first, second)?;
         Ok(ConsistencyProof {
-            first,
-            second,
+            first: TreeHead {
+                size: first,
+                root: tree::root(&mut snap, first)?,
+            },
+            second: TreeHead {
+                size: second,
+                root: tree::root(&mut snap, second)?,
+            },
             proof,
         })
     }
 }
 
-fn head_at(snap: &mut Snapshot, size: Option<u64>) -> Result<TreeHead> {
+/// `size`, or the current size when `None`; refuses a size beyond the ledger.
+fn checked_size(snap: &Snapshot, size: Option<u64>) -> Result<u64> {
     let current = snap.record_count()?;
     let size = size.unwrap_or(current);
     if size > current {
@@ -439,6 +446,11 @@ fn head_at(snap: &mut Snapshot, size: Option<u64>) -> Result<TreeHead> {
             "size {size} is larger than the ledger ({current} records)"
         )));
     }
+    Ok(size)
+}
+
+fn head_at(snap: &mut Snapshot, size: Option<u64>) -> Result<TreeHead> {
+    let size = checked_size(snap, size)?;
     Ok(TreeHead {
         size,
         root: tree::root(snap, size)?,

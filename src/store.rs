@@ -70,7 +70,7 @@ fn builder() -> Builder {
     let mut b = Builder::new();
     b.set_concurrency_mode(ConcurrencyMode::ExclusiveWriter);
     // Bounded page cache: memory must not grow with the ledger.
-    b.set_cache_size(16 << 20);
+    b.set_cache_size(4 << 20);
     b
 }
 
@@ -216,7 +216,7 @@ fn node_in_tile(tile: &[u8], position: usize, level: u8, index: u64) -> Result<H
 /// One write transaction in progress: typed access to the tables, with the tiles it touches
 /// cached and written back once at the end.
 pub struct Batch<'t> {
-    meta: redb::Table<'t, u64, &'static [u8]>,
+    txn: &'t WriteTransaction,
     records: redb::Table<'t, u64, &'static [u8]>,
     tiles: redb::Table<'t, u64, &'static [u8]>,
     index: redb::Table<'t, [u8; 16], ()>,
@@ -226,7 +226,7 @@ pub struct Batch<'t> {
 impl<'t> Batch<'t> {
     fn new(txn: &'t WriteTransaction) -> Result<Batch<'t>> {
         Ok(Batch {
-            meta: txn.open_table(META).map_err(storage("opening meta"))?,
+            txn,
             records: txn
                 .open_table(RECORDS)
                 .map_err(storage("opening records"))?,
@@ -248,9 +248,9 @@ impl<'t> Batch<'t> {
     }
 
     fn put_meta(&mut self, key: u64, value: &[u8]) -> Result<()> {
-        self.meta
-            .insert(key, value)
-            .map_err(storage("writing meta"))?;
+        // Opened only here: an append that does not touch `meta` does not rewrite its pages.
+        let mut meta = self.txn.open_table(META).map_err(storage("opening meta"))?;
+        meta.insert(key, value).map_err(storage("writing meta"))?;
         Ok(())
     }
 
@@ -331,39 +331,48 @@ impl HashReader for Batch<'_> {
     }
 }
 
+/// Opens a table in a read transaction; a missing table is corruption (init creates them all).
+fn open_read<K: redb::Key + 'static, V: redb::Value + 'static>(
+    txn: &ReadTransaction,
+    table: TableDefinition<K, V>,
+) -> Result<ReadOnlyTable<K, V>> {
+    txn.open_table(table).map_err(|e| match e {
+        redb::TableError::TableDoesNotExist(name) => {
+            Error::Corrupt(format!("table '{name}' is missing"))
+        }
+        other => storage("opening a table")(other),
+    })
+}
+
 /// Tiles a snapshot keeps: enough for any proof (three strata, two paths), bounded so that a
 /// walk over the whole tree does not grow memory.
 const SNAPSHOT_TILE_CACHE: usize = 16;
 
 /// A consistent read-only view of the ledger.
 pub struct Snapshot {
-    meta: ReadOnlyTable<u64, &'static [u8]>,
+    txn: ReadTransaction,
     records: ReadOnlyTable<u64, &'static [u8]>,
     tiles: ReadOnlyTable<u64, &'static [u8]>,
-    index: ReadOnlyTable<[u8; 16], ()>,
     /// Tiles read by this snapshot; a proof reads a handful, so a short list beats a map.
     tile_cache: Vec<(u64, Vec<u8>)>,
+    /// Right-border ranges computed by this snapshot: at most one per level.
+    computed: Vec<(u64, u64, Hash)>,
 }
 
 impl Snapshot {
     fn new(txn: ReadTransaction) -> Result<Snapshot> {
-        let open = |e: redb::TableError| match e {
-            redb::TableError::TableDoesNotExist(name) => {
-                Error::Corrupt(format!("table '{name}' is missing"))
-            }
-            other => storage("opening a table")(other),
-        };
         Ok(Snapshot {
-            meta: txn.open_table(META).map_err(open)?,
-            records: txn.open_table(RECORDS).map_err(open)?,
-            tiles: txn.open_table(TILES).map_err(open)?,
-            index: txn.open_table(INDEX).map_err(open)?,
+            records: open_read(&txn, RECORDS)?,
+            tiles: open_read(&txn, TILES)?,
+            txn,
             tile_cache: Vec::new(),
+            computed: Vec::new(),
         })
     }
 
     fn meta(&self, key: u64, name: &str) -> Result<Vec<u8>> {
-        let row = self.meta.get(key).map_err(storage("reading meta"))?;
+        let meta = open_read(&self.txn, META)?;
+        let row = meta.get(key).map_err(storage("reading meta"))?;
         row.map(|v| v.value().to_vec())
             .ok_or_else(|| Error::Corrupt(format!("the {name} row is missing")))
     }
@@ -448,14 +457,12 @@ impl Snapshot {
     /// # Errors
     /// Storage errors.
     pub fn scan_index(&self, prefix: &crate::index::Prefix, size: u64) -> Result<Vec<u64>> {
+        let index = open_read(&self.txn, INDEX)?;
         let mut found = Vec::new();
         for epoch in 0..=(size >> crate::index::EPOCH_BITS) {
             let lo = crate::index::key_in_epoch(prefix, epoch, 0);
             let hi = crate::index::key_in_epoch(prefix, epoch, u64::MAX);
-            let rows = self
-                .index
-                .range(lo..=hi)
-                .map_err(storage("reading the index"))?;
+            let rows = index.range(lo..=hi).map_err(storage("reading the index"))?;
             for row in rows {
                 let (k, _) = row.map_err(storage("reading the index"))?;
                 let key = k.value();
@@ -483,7 +490,8 @@ impl Snapshot {
     /// # Errors
     /// Storage errors.
     pub fn index_rows(&self) -> Result<Vec<crate::index::Key>> {
-        let rows = self.index.iter().map_err(storage("reading the index"))?;
+        let index = open_read(&self.txn, INDEX)?;
+        let rows = index.iter().map_err(storage("reading the index"))?;
         rows.map(|r| {
             r.map(|(k, _)| k.value())
                 .map_err(storage("reading the index"))
@@ -506,5 +514,19 @@ impl HashReader for Snapshot {
         }
         self.tile_cache.push((key, tile));
         hash
+    }
+
+    fn computed(&self, lo: u64, hi: u64) -> Option<Hash> {
+        self.computed
+            .iter()
+            .find(|(l, h, _)| (*l, *h) == (lo, hi))
+            .map(|(_, _, hash)| *hash)
+    }
+
+    fn remember(&mut self, lo: u64, hi: u64, hash: Hash) {
+        if self.computed.len() == 64 {
+            self.computed.remove(0);
+        }
+        self.computed.push((lo, hi, hash));
     }
 }

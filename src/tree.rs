@@ -17,6 +17,15 @@ pub trait HashReader {
     /// # Errors
     /// [`Error::Corrupt`] when a node that must exist is missing, or a storage error.
     fn node(&mut self, level: u8, index: u64) -> Result<Hash>;
+
+    /// A previously computed `MTH(D[lo:hi])` of a range that is not a perfect subtree, if the
+    /// reader keeps them (a proof and the root it leads to share their right border).
+    fn computed(&self, _lo: u64, _hi: u64) -> Option<Hash> {
+        None
+    }
+
+    /// Offers a computed `MTH(D[lo:hi])` to keep.
+    fn remember(&mut self, _lo: u64, _hi: u64, _hash: Hash) {}
 }
 
 /// The largest power of two strictly less than `n`, for `n >= 2`.
@@ -38,10 +47,15 @@ pub fn subtree_root(reader: &mut impl HashReader, lo: u64, hi: u64) -> Result<Ha
         let level = len.trailing_zeros() as u8;
         return reader.node(level, lo >> level);
     }
+    if let Some(hash) = reader.computed(lo, hi) {
+        return Ok(hash);
+    }
     let k = split(len);
     let left = subtree_root(reader, lo, lo + k)?;
     let right = subtree_root(reader, lo + k, hi)?;
-    Ok(node_hash(&left, &right))
+    let hash = node_hash(&left, &right);
+    reader.remember(lo, hi, hash);
+    Ok(hash)
 }
 
 /// The root of the tree of the first `size` leaves; [`EMPTY_ROOT`] for size 0.
