@@ -8,15 +8,17 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::checkpoint::Checkpoint;
 use crate::compact_range::CompactRange;
 use crate::digest::Digest;
 use crate::error::{Error, Result, invalid};
 use crate::hash::{Hash, leaf_hash};
+use crate::note::{self, Signer};
 use crate::proof;
 use crate::record::{self, Body, FORMAT_VERSION, Kind, Record, TreeHead};
 use crate::store::{Batch, STORE_VERSION, Snapshot, Store};
 use crate::tree::{self, HashReader};
-use crate::{index, tile};
+use crate::{index, keys, tile};
 
 /// The ledger directory's name, found upward from the working directory like `.git`.
 pub const LEDGER_DIR: &str = ".provledger";
@@ -25,8 +27,11 @@ pub const LEDGER_FILE: &str = "ledger.redb";
 
 /// An open ledger.
 pub struct Ledger {
-    store: Store,
-    dir: PathBuf,
+    pub(crate) store: Store,
+    pub(crate) dir: PathBuf,
+    pub(crate) origin: String,
+    /// The key that signs checkpoints; loaded for writable opens.
+    pub(crate) signer: Option<Signer>,
 }
 
 /// What an append returns: where the record went and the head it produced.
@@ -150,6 +155,20 @@ impl Written {
     }
 }
 
+/// The checkpoint note of `head`, signed by `signers`.
+///
+/// # Errors
+/// [`Error::Invalid`] for an origin that cannot be a note line.
+pub fn sign_checkpoint(origin: &str, head: TreeHead, signers: &[&Signer]) -> Result<String> {
+    let text = Checkpoint {
+        origin: origin.to_string(),
+        head,
+        extensions: Vec::new(),
+    }
+    .format();
+    note::sign(&text, signers)
+}
+
 /// Finds the ledger directory: `start` itself or its nearest ancestor holding [`LEDGER_DIR`].
 pub fn find_ledger_dir(start: &Path) -> Option<PathBuf> {
     start
@@ -170,13 +189,49 @@ impl Ledger {
     /// [`Error::Invalid`] when a ledger exists there or the origin is not a valid key name;
     /// I/O errors.
     pub fn init(dir: &Path, origin: &str) -> Result<Ledger> {
+        Ledger::init_with_key(dir, origin, None)
+    }
+
+    /// Creates a ledger whose signing key is `key` (named `origin`), or a new random key.
+    /// Writes the private key (mode 0600) and the verifier key into `dir`, and signs the
+    /// checkpoint of the empty tree.
+    ///
+    /// # Errors
+    /// As [`Ledger::init`]; [`Error::Invalid`] when the key's name is not the origin.
+    pub fn init_with_key(dir: &Path, origin: &str, key: Option<Signer>) -> Result<Ledger> {
         check_origin(origin)?;
+        let signer = match key {
+            Some(k) => k,
+            None => Signer::generate(origin)?,
+        };
+        if signer.name() != origin {
+            return Err(invalid(format!(
+                "the key is named '{}' but the origin is '{origin}': they must be equal",
+                signer.name()
+            )));
+        }
+        let file = dir.join(LEDGER_FILE);
+        if file.exists() {
+            return Err(invalid(format!(
+                "a ledger already exists at {}",
+                file.display()
+            )));
+        }
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::Io(format!("creating {}: {e}", dir.display())))?;
-        let store = Store::create(&dir.join(LEDGER_FILE), origin)?;
+        keys::write_private(&dir.join(keys::KEY_FILE), &signer)?;
+        keys::write_public(&dir.join(keys::VKEY_FILE), &signer.verifier())?;
+        let empty = TreeHead {
+            size: 0,
+            root: crate::hash::EMPTY_ROOT,
+        };
+        let note = sign_checkpoint(origin, empty, &[&signer])?;
+        let store = Store::create(&file, origin, &signer.verifier().to_text(), &note)?;
         Ok(Ledger {
             store,
             dir: dir.to_path_buf(),
+            origin: origin.to_string(),
+            signer: Some(signer),
         })
     }
 
@@ -186,12 +241,48 @@ impl Ledger {
     /// [`Error::Invalid`] when there is no ledger; [`Error::Corrupt`] when the check fails.
     pub fn open(dir: &Path, writable: bool) -> Result<Ledger> {
         let store = Store::open(&dir.join(LEDGER_FILE), writable)?;
-        let ledger = Ledger {
+        let origin = store.read()?.origin()?;
+        let mut ledger = Ledger {
             store,
             dir: dir.to_path_buf(),
+            origin,
+            signer: None,
         };
         ledger.check_structure()?;
+        if writable {
+            ledger.finish_rotation()?;
+            let key = dir.join(keys::KEY_FILE);
+            if key.exists() {
+                let signer = keys::read_private(&key)?;
+                let current = ledger.current_key()?;
+                if signer.verifier() != current {
+                    return Err(invalid(format!(
+                        "the signing key in {} is {}, but the key in force is {}: \
+                         restore that key (or import it with 'provledger key import')",
+                        key.display(),
+                        signer.verifier().to_text(),
+                        current.to_text()
+                    )));
+                }
+                ledger.signer = Some(signer);
+            }
+        }
         Ok(ledger)
+    }
+
+    /// The ledger's origin (the checkpoint origin and key name).
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The signing key, or an error saying where it should be.
+    pub(crate) fn signer(&self) -> Result<&Signer> {
+        self.signer.as_ref().ok_or_else(|| {
+            invalid(format!(
+                "no signing key at {} (this ledger cannot sign checkpoints here)",
+                self.dir.join(keys::KEY_FILE).display()
+            ))
+        })
     }
 
     /// The ledger directory.
@@ -254,6 +345,18 @@ impl Ledger {
     /// [`Error::Invalid`] for an empty actor, an invalid body or an over-long record (nothing is
     /// written); storage errors.
     pub fn append_batch(&self, items: Vec<(String, Body)>) -> Result<Vec<Appended>> {
+        self.append_signed(items, &[self.signer()?])
+    }
+
+    /// Appends records and stores the checkpoint of the new size signed by `signers`.
+    pub(crate) fn append_signed(
+        &self,
+        items: Vec<(String, Body)>,
+        signers: &[&Signer],
+    ) -> Result<Vec<Appended>> {
+        if items.is_empty() {
+            return Err(invalid("nothing to append"));
+        }
         for (n, (actor, body)) in items.iter().enumerate() {
             check_actor(actor).map_err(|e| invalid(format!("record {}: {e}", n + 1)))?;
             body.validate()
@@ -281,6 +384,11 @@ impl Ledger {
             for key in &written.index_rows {
                 batch.put_index(key)?;
             }
+            let head = TreeHead {
+                size: chain.range.size(),
+                root: chain.root,
+            };
+            batch.put_checkpoint(head.size, &sign_checkpoint(&self.origin, head, signers)?)?;
             Ok(written.appended)
         })
     }

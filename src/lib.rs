@@ -10,6 +10,7 @@
 //! user; [`ledger`] is the facade the CLI calls.
 #![forbid(unsafe_code)]
 
+pub mod checkpoint;
 pub mod compact_range;
 pub mod demo;
 pub mod digest;
@@ -17,14 +18,18 @@ pub mod error;
 pub mod examples;
 pub mod hash;
 pub mod index;
+pub mod keys;
 pub mod kinds;
 pub mod ledger;
+pub mod note;
 pub mod proof;
-pub mod proof_text;
+pub mod proof_file;
 pub mod record;
 pub mod store;
 pub mod tile;
 pub mod tree;
+pub mod trust;
+pub mod verify;
 
 pub use digest::Digest;
 pub use error::{Error, Result};

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use redb::{
     Builder, ConcurrencyMode, Database, Durability, ReadOnlyDatabase, ReadOnlyTable,
-    ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+    ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+    WriteTransaction,
 };
 
 use crate::error::{Error, Result};
@@ -27,11 +28,14 @@ const META: TableDefinition<u64, &[u8]> = TableDefinition::new("meta");
 const RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::new("records");
 const TILES: TableDefinition<u64, &[u8]> = TableDefinition::new("tiles");
 const INDEX: TableDefinition<[u8; 16], ()> = TableDefinition::new("index");
+const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("checkpoints");
 
 /// `meta` key of the header: [`MAGIC`] followed by the storage format version byte.
 const META_HEADER: u64 = 0;
 /// `meta` key of the origin (UTF-8): the log's name in checkpoints.
 const META_ORIGIN: u64 = 1;
+/// `meta` key of the genesis verifier key (UTF-8 vkey text): the first key of the history.
+const META_GENESIS_VKEY: u64 = 2;
 
 /// The first bytes of the header row.
 pub const MAGIC: &[u8; 10] = b"provledger";
@@ -107,11 +111,17 @@ fn busy_wait() -> Duration {
 }
 
 impl Store {
-    /// Creates a new ledger file at `path` with `origin`; refuses to overwrite one.
+    /// Creates a new ledger file at `path` with `origin`, the genesis verifier key and the
+    /// signed checkpoint of the empty tree; refuses to overwrite one.
     ///
     /// # Errors
     /// [`Error::Invalid`] if the file exists; storage errors.
-    pub fn create(path: &Path, origin: &str) -> Result<Store> {
+    pub fn create(
+        path: &Path,
+        origin: &str,
+        genesis_vkey: &str,
+        empty_checkpoint: &str,
+    ) -> Result<Store> {
         if path.exists() {
             return Err(Error::Invalid(format!(
                 "a ledger already exists at {}",
@@ -130,6 +140,8 @@ impl Store {
             header.push(STORE_VERSION);
             batch.put_meta(META_HEADER, &header)?;
             batch.put_meta(META_ORIGIN, origin.as_bytes())?;
+            batch.put_meta(META_GENESIS_VKEY, genesis_vkey.as_bytes())?;
+            batch.put_checkpoint(0, empty_checkpoint)?;
             // Batch::new opened (so created) every table: readers never meet a missing one.
             Ok(())
         })?;
@@ -183,7 +195,8 @@ impl Store {
         Snapshot::new(txn)
     }
 
-    /// Runs `f` in one durable write transaction; commits only if `f` returns `Ok`.
+    /// Runs `f` in one durable write transaction; commits only if `f` returns `Ok`. Also used
+    /// by `create` for the genesis checkpoint (see `Ledger::init`).
     ///
     /// # Errors
     /// Whatever `f` returns; storage errors.
@@ -278,6 +291,21 @@ impl<'t> Batch<'t> {
         Ok(())
     }
 
+    /// Stores the signed checkpoint note of tree size `size`.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn put_checkpoint(&mut self, size: u64, note: &str) -> Result<()> {
+        let mut table = self
+            .txn
+            .open_table(CHECKPOINTS)
+            .map_err(storage("opening checkpoints"))?;
+        table
+            .insert(size, note.as_bytes())
+            .map_err(storage("writing a checkpoint"))?;
+        Ok(())
+    }
+
     /// Adds an index row.
     ///
     /// # Errors
@@ -329,6 +357,11 @@ impl HashReader for Batch<'_> {
         let (key, position) = locate(level, index);
         node_in_tile(self.tile(key)?, position, level, index)
     }
+}
+
+fn checkpoint_text(size: u64, bytes: &[u8]) -> Result<String> {
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| Error::Corrupt(format!("the checkpoint at size {size} is not UTF-8")))
 }
 
 /// Opens a table in a read transaction; a missing table is corruption (init creates them all).
@@ -387,6 +420,49 @@ impl Snapshot {
             return Err(Error::Corrupt(format!(
                 "unknown storage version {version} (this provledger reads {STORE_VERSION})"
             )));
+        }
+        Ok(())
+    }
+
+    /// The genesis verifier key text.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] when missing or not UTF-8.
+    pub fn genesis_vkey(&self) -> Result<String> {
+        String::from_utf8(self.meta(META_GENESIS_VKEY, "genesis key")?)
+            .map_err(|_| Error::Corrupt("the genesis key is not UTF-8".into()))
+    }
+
+    /// The stored checkpoint note of size `size`, if that size was committed.
+    ///
+    /// # Errors
+    /// Storage errors; [`Error::Corrupt`] when not UTF-8.
+    pub fn checkpoint(&self, size: u64) -> Result<Option<String>> {
+        let table = open_read(&self.txn, CHECKPOINTS)?;
+        let row = table.get(size).map_err(storage("reading a checkpoint"))?;
+        row.map(|v| checkpoint_text(size, v.value())).transpose()
+    }
+
+    /// The stored checkpoint of the largest size.
+    ///
+    /// # Errors
+    /// Storage errors; [`Error::Corrupt`] when there is none or it is not UTF-8.
+    pub fn latest_checkpoint(&self) -> Result<(u64, String)> {
+        let table = open_read(&self.txn, CHECKPOINTS)?;
+        let last = table.last().map_err(storage("reading checkpoints"))?;
+        let (k, v) = last.ok_or_else(|| Error::Corrupt("no checkpoint is stored".into()))?;
+        Ok((k.value(), checkpoint_text(k.value(), v.value())?))
+    }
+
+    /// Calls `f` with every stored checkpoint, by increasing size.
+    ///
+    /// # Errors
+    /// Storage errors and whatever `f` returns.
+    pub fn for_each_checkpoint(&self, mut f: impl FnMut(u64, &str) -> Result<()>) -> Result<()> {
+        let table = open_read(&self.txn, CHECKPOINTS)?;
+        for row in table.iter().map_err(storage("reading checkpoints"))? {
+            let (k, v) = row.map_err(storage("reading checkpoints"))?;
+            f(k.value(), &checkpoint_text(k.value(), v.value())?)?;
         }
         Ok(())
     }
@@ -472,6 +548,48 @@ impl Snapshot {
         Ok(found)
     }
 
+    /// The bytes of tile `key` (empty when absent), without caching.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn tile(&self, key: u64) -> Result<Vec<u8>> {
+        let row = self.tiles.get(key).map_err(storage("reading tiles"))?;
+        Ok(row.map(|v| v.value().to_vec()).unwrap_or_default())
+    }
+
+    /// The number of stored tiles.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn tile_count(&self) -> Result<u64> {
+        self.tiles.len().map_err(storage("reading tiles"))
+    }
+
+    /// The index row keys of `tag` in `epoch`, in order.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn index_rows_in(&self, tag: u8, epoch: u64) -> Result<Vec<crate::index::Key>> {
+        let index = open_read(&self.txn, INDEX)?;
+        let lo = crate::index::key_in_epoch(&[tag, 0, 0, 0, 0], epoch, 0);
+        let hi = crate::index::key_in_epoch(&[tag, 0xff, 0xff, 0xff, 0xff], epoch, u64::MAX);
+        let rows = index.range(lo..=hi).map_err(storage("reading the index"))?;
+        rows.map(|r| {
+            r.map(|(k, _)| k.value())
+                .map_err(storage("reading the index"))
+        })
+        .collect()
+    }
+
+    /// The number of index rows.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn index_len(&self) -> Result<u64> {
+        let index = open_read(&self.txn, INDEX)?;
+        index.len().map_err(storage("reading the index"))
+    }
+
     /// How many node hashes the tile `key` holds (0 when absent).
     ///
     /// # Errors
@@ -483,20 +601,6 @@ impl Snapshot {
             return Err(Error::Corrupt(format!("tile {key:#x} is {len} bytes long")));
         }
         Ok(len as u64 / 32)
-    }
-
-    /// Every index row key, in order, for verification.
-    ///
-    /// # Errors
-    /// Storage errors.
-    pub fn index_rows(&self) -> Result<Vec<crate::index::Key>> {
-        let index = open_read(&self.txn, INDEX)?;
-        let rows = index.iter().map_err(storage("reading the index"))?;
-        rows.map(|r| {
-            r.map(|(k, _)| k.value())
-                .map_err(storage("reading the index"))
-        })
-        .collect()
     }
 }
 

@@ -159,22 +159,101 @@ fn search_lists_the_records_naming_a_digest() {
     assert_eq!(kinds, vec!["artifact", "lane-result"]);
 }
 
-#[test]
-fn a_printed_proof_verifies_offline_against_the_root_and_a_tampered_one_does_not() {
-    let dir = setup();
-    let root = status(dir.path())["root"].as_str().unwrap().to_string();
-    let proof = ok(dir.path(), &["prove", "inclusion", "1"]);
-    let file = dir.path().join("p.txt");
-    std::fs::write(&file, &proof).unwrap();
-    let raw = Command::new(env!("CARGO_BIN_EXE_provledger"))
-        .args(["show", "1", "--raw"])
-        .current_dir(dir.path())
+fn raw_record(dir: &Path, index: &str) -> Vec<u8> {
+    Command::new(env!("CARGO_BIN_EXE_provledger"))
+        .args(["show", index, "--raw"])
+        .current_dir(dir)
         .output()
         .unwrap()
-        .stdout;
+        .stdout
+}
+
+#[test]
+fn a_proof_file_verifies_offline_with_the_key_and_a_tampered_one_does_not() {
+    let dir = setup();
+    let vkey = ok(dir.path(), &["key", "show"]).trim().to_string();
+    let file = dir.path().join("r1.tlog-proof");
+    ok(
+        dir.path(),
+        &["prove", "inclusion", "1", "-o", file.to_str().unwrap()],
+    );
+    let proof = std::fs::read_to_string(&file).unwrap();
+    assert!(proof.starts_with("c2sp.org/tlog-proof@v1\nextra "));
     let rec = dir.path().join("r.bin");
-    std::fs::write(&rec, &raw).unwrap();
+    std::fs::write(&rec, raw_record(dir.path(), "1")).unwrap();
     let elsewhere = tempfile::tempdir().unwrap();
+    let args = [
+        "verify-proof",
+        file.to_str().unwrap(),
+        "--vkey",
+        &vkey,
+        "--record",
+        rec.to_str().unwrap(),
+    ];
+    assert!(ok(elsewhere.path(), &args).starts_with("valid"));
+    assert!(ok(elsewhere.path(), &args[..4]).starts_with("valid"));
+
+    // Any changed path hash, record byte or checkpoint byte fails with exit 1.
+    let path_line = proof.lines().nth(3).unwrap();
+    let flipped = format!(
+        "{}{}",
+        if path_line.starts_with('A') { "B" } else { "A" },
+        &path_line[1..]
+    );
+    let cases = [
+        proof.replacen(path_line, &flipped, 1),
+        proof
+            .replace("\n\n", "\n\n")
+            .replacen("index 1", "index 0", 1),
+        proof.replacen(" ledger\n", " ledger\n", 1).replacen(
+            "test.example/cli\n3\n",
+            "test.example/cli\n4\n",
+            1,
+        ),
+    ];
+    for tampered in cases {
+        assert_ne!(tampered, proof);
+        std::fs::write(&file, &tampered).unwrap();
+        let r = run_in(elsewhere.path(), &args[..4], b"");
+        assert_eq!(r.code, 1, "accepted: {tampered}\n{}", r.stderr);
+        assert!(r.stderr.starts_with("provledger: invalid"), "{}", r.stderr);
+    }
+    std::fs::write(&file, &proof).unwrap();
+    let mut other = raw_record(dir.path(), "1");
+    *other.last_mut().unwrap() ^= 1;
+    std::fs::write(&rec, other).unwrap();
+    assert_eq!(run_in(elsewhere.path(), &args, b"").code, 1);
+
+    // The wrong key: exit 1.
+    let stranger = tempfile::tempdir().unwrap();
+    ok(stranger.path(), &["init", "--origin", "test.example/cli"]);
+    let wrong = ok(stranger.path(), &["key", "show"]).trim().to_string();
+    let r = run_in(
+        elsewhere.path(),
+        &["verify-proof", file.to_str().unwrap(), "--vkey", &wrong],
+        b"",
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+}
+
+#[test]
+fn a_json_proof_verifies_against_a_given_root() {
+    let dir = setup();
+    let root = status(dir.path())["root"].as_str().unwrap().to_string();
+    let file = dir.path().join("p.json");
+    ok(
+        dir.path(),
+        &[
+            "prove",
+            "inclusion",
+            "1",
+            "--json",
+            "-o",
+            file.to_str().unwrap(),
+        ],
+    );
+    let rec = dir.path().join("r.bin");
+    std::fs::write(&rec, raw_record(dir.path(), "1")).unwrap();
     let args = [
         "verify-proof",
         file.to_str().unwrap(),
@@ -183,34 +262,34 @@ fn a_printed_proof_verifies_offline_against_the_root_and_a_tampered_one_does_not
         "--record",
         rec.to_str().unwrap(),
     ];
-    assert!(ok(elsewhere.path(), &args).starts_with("valid"));
-
-    let last_line = proof.lines().last().unwrap();
-    let mut flipped = last_line.as_bytes().to_vec();
-    flipped[0] = if flipped[0] == b'a' { b'b' } else { b'a' };
-    std::fs::write(
-        &file,
-        proof.replace(last_line, std::str::from_utf8(&flipped).unwrap()),
-    )
-    .unwrap();
-    let r = run_in(elsewhere.path(), &args, b"");
-    assert_eq!(r.code, 1, "{}", r.stdout);
-    assert!(r.stderr.contains("invalid proof"));
-
-    std::fs::write(&file, &proof).unwrap();
-    let mut other = raw.clone();
-    *other.last_mut().unwrap() ^= 1;
-    std::fs::write(&rec, other).unwrap();
-    assert_eq!(run_in(elsewhere.path(), &args, b"").code, 1);
-
-    let consistency = ok(dir.path(), &["prove", "consistency", "1", "--json"]);
-    std::fs::write(&file, consistency).unwrap();
+    assert!(ok(dir.path(), &args).starts_with("valid"));
+    let mut bad_root = root.clone().into_bytes();
+    bad_root[0] = if bad_root[0] == b'a' { b'b' } else { b'a' };
+    let bad_root = String::from_utf8(bad_root).unwrap();
     let r = run_in(
-        elsewhere.path(),
-        &["verify-proof", file.to_str().unwrap(), "--root", &root],
+        dir.path(),
+        &["verify-proof", file.to_str().unwrap(), "--root", &bad_root],
         b"",
     );
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.code, 1);
+    ok(
+        dir.path(),
+        &[
+            "prove",
+            "consistency",
+            "1",
+            "--json",
+            "-o",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        ok(
+            dir.path(),
+            &["verify-proof", file.to_str().unwrap(), "--root", &root]
+        )
+        .starts_with("valid")
+    );
 }
 
 #[test]
@@ -242,70 +321,62 @@ fn bad_input_exits_2_with_one_line_and_leaves_the_ledger_unchanged() {
     )
     .unwrap();
     std::fs::write(p.join("array.json"), "[]").unwrap();
-    let append = |file: &str| -> Vec<String> {
-        ["append", "--kind", "lane-result", "--json", file]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
-    };
-    let cases: Vec<(Vec<String>, &str)> = vec![
-        (append("bad.json"), "malformed JSON"),
-        (append("wrong.json"), "invalid type"),
-        (append("binary.json"), "not UTF-8"),
-        (append("empty.json"), "empty"),
-        (append("unknown.json"), "unknown field"),
-        (append("dup.json"), "duplicate field"),
-        (append("nan.json"), "malformed JSON"),
-        (append("neg.json"), "invalid value"),
-        (append("emptyname.json"), "must not be empty"),
-        (append("array.json"), "no records"),
-        (append("missing.json"), "cannot read"),
+    let cases: &[(&str, &str)] = &[
         (
-            vec![
-                "append".into(),
-                "--kind".into(),
-                "nope".into(),
-                "--json".into(),
-                "bad.json".into(),
-            ],
-            "unknown record kind",
-        ),
-        (vec!["show".into(), "3".into()], "out of range"),
-        (
-            vec!["prove".into(), "inclusion".into(), "3".into()],
-            "out of range",
+            "append --kind lane-result --json bad.json",
+            "malformed JSON",
         ),
         (
-            vec![
-                "prove".into(),
-                "inclusion".into(),
-                "0".into(),
-                "--size".into(),
-                "4".into(),
-            ],
+            "append --kind lane-result --json wrong.json",
+            "invalid type",
+        ),
+        ("append --kind lane-result --json binary.json", "not UTF-8"),
+        ("append --kind lane-result --json empty.json", "empty"),
+        (
+            "append --kind lane-result --json unknown.json",
+            "unknown field",
+        ),
+        (
+            "append --kind lane-result --json dup.json",
+            "duplicate field",
+        ),
+        (
+            "append --kind lane-result --json nan.json",
+            "malformed JSON",
+        ),
+        ("append --kind lane-result --json neg.json", "invalid value"),
+        (
+            "append --kind lane-result --json emptyname.json",
+            "must not be empty",
+        ),
+        ("append --kind lane-result --json array.json", "no records"),
+        (
+            "append --kind lane-result --json missing.json",
+            "cannot read",
+        ),
+        ("append --kind nope --json bad.json", "unknown record kind"),
+        ("show 3", "out of range"),
+        ("prove inclusion 3", "out of range"),
+        ("prove inclusion 0 --size 4", "no checkpoint at size 4"),
+        (
+            "prove inclusion 0 --size 4 --json",
             "larger than the ledger",
         ),
+        ("prove consistency 2 9", "no checkpoint at size 9"),
+        ("prove consistency 2 9 --json", "larger than the ledger"),
+        ("checkpoint --size 7 --json", "no checkpoint at size 7"),
         (
-            vec!["prove".into(), "consistency".into(), "2".into(), "9".into()],
-            "larger than the ledger",
+            "verify-proof nothing.txt --vkey x+00000000+AA==",
+            "verifier key",
         ),
-        (
-            vec!["search".into(), "--digest".into(), "md5:00".into()],
-            "not blake3 or sha256",
-        ),
-        (
-            vec!["log".into(), "--since".into(), "yesterday".into()],
-            "not an RFC 3339 time",
-        ),
-        (
-            vec!["log".into(), "--kind".into(), "nope".into()],
-            "unknown record kind",
-        ),
-        (vec!["init".into()], "already exists"),
+        ("search --digest md5:00", "not blake3 or sha256"),
+        ("log --since yesterday", "not an RFC 3339 time"),
+        ("log --kind nope", "unknown record kind"),
+        ("init", "already exists"),
     ];
     let before = std::fs::read(ledger_file(p)).unwrap();
     for (args, expected) in cases {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let args: Vec<&str> = args.split(' ').collect();
         let r = run_in(p, &args, b"");
         assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
         assert_eq!(r.stderr.lines().count(), 1, "{args:?}: {}", r.stderr);

@@ -3,18 +3,17 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
-use provledger::ledger::{ConsistencyProof, Filter, InclusionProof, format_time};
-use provledger::proof_text::{self, ProofText};
-use provledger::{Body, Digest, Error, Hash, Kind, Ledger, demo, examples, hash, proof};
+use anyhow::Result;
+use provledger::ledger::{Filter, format_time};
+use provledger::{Body, Digest, Error, Kind, Ledger, demo, examples, keys};
 use serde_json::json;
 
-use super::{Cli, Command, Format, Prove, input};
+use super::{Cli, Command, Format, input, proofs};
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
     let ledger = cli.ledger;
     match cli.command {
-        Command::Init { origin } => init(ledger, origin),
+        Command::Init { origin, key } => init(ledger, origin, key),
         Command::Append {
             kind,
             actor,
@@ -46,35 +45,53 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Show { index, json, raw } => show(ledger, index, json, raw),
         Command::Status { json } => status(ledger, json),
         Command::Search { digest, json } => search(ledger, &digest, json),
-        Command::Prove(Prove::Inclusion { index, size, json }) => {
-            let p = open(ledger)?.prove_inclusion(index, size)?;
-            print_proof(&ProofText::Inclusion(p), json)
-        }
-        Command::Prove(Prove::Consistency { m, n, json }) => {
-            let p = open(ledger)?.prove_consistency(m, n)?;
-            print_proof(&ProofText::Consistency(p), json)
-        }
+        Command::Prove(p) => proofs::prove(ledger, p),
         Command::VerifyProof {
             file,
+            vkey,
             root,
             first_root,
             record,
             json,
-        } => verify_proof(&file, &root, first_root.as_deref(), record, json),
+        } => match root {
+            Some(root) => {
+                proofs::verify_json_proof(&file, &root, first_root.as_deref(), record, json)
+            }
+            None => proofs::verify_proof_file(&file, &vkey, record, json),
+        },
+        Command::Checkpoint { action, size, json } => {
+            proofs::checkpoint(ledger, action, size, json)
+        }
+        Command::Verify {
+            vkey,
+            trusted,
+            json,
+        } => proofs::verify(ledger, vkey, trusted, json),
+        Command::Key(k) => proofs::key(ledger, k),
         Command::Demo { dir } => run_demo(dir),
     }
 }
 
-fn open(flag: Option<PathBuf>) -> Result<Ledger> {
+pub fn open(flag: Option<PathBuf>) -> Result<Ledger> {
     Ok(Ledger::open(&input::ledger_dir(flag)?, false)?)
 }
 
-fn init(flag: Option<PathBuf>, origin: Option<String>) -> Result<i32> {
+fn init(flag: Option<PathBuf>, origin: Option<String>, key: Option<PathBuf>) -> Result<i32> {
     let dir = input::new_ledger_dir(flag)?;
-    let origin = origin.unwrap_or_else(|| input::default_origin(&dir));
-    let ledger = Ledger::init(&dir, &origin)?;
+    let key = key.map(|path| keys::read_private(&path)).transpose()?;
+    let origin = match (origin, &key) {
+        (Some(o), _) => o,
+        (None, Some(k)) => k.name().to_string(),
+        (None, None) => input::default_origin(&dir),
+    };
+    let ledger = Ledger::init_with_key(&dir, &origin, key)?;
     println!("created ledger {}", ledger.dir().display());
-    println!("origin: {origin}");
+    println!("origin:       {origin}");
+    println!("verifier key: {}", ledger.current_key()?.to_text());
+    println!(
+        "private key:  {} (mode 0600; keep it secret)",
+        ledger.dir().join(keys::KEY_FILE).display()
+    );
     Ok(0)
 }
 
@@ -214,125 +231,6 @@ fn search(flag: Option<PathBuf>, digest: &str, json: bool) -> Result<i32> {
     }
     if !json && entries.is_empty() {
         eprintln!("no record names {digest}");
-    }
-    Ok(0)
-}
-
-fn proof_json(p: &ProofText) -> serde_json::Value {
-    match p {
-        ProofText::Inclusion(p) => json!({"type": "inclusion", "index": p.index, "size": p.size,
-            "leaf_hash": p.leaf_hash, "root": p.root, "path": p.path}),
-        ProofText::Consistency(p) => json!({"type": "consistency", "first": p.first,
-            "second": p.second, "proof": p.proof}),
-    }
-}
-
-fn print_proof(p: &ProofText, json: bool) -> Result<i32> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(&proof_json(p))?);
-    } else {
-        match p {
-            ProofText::Inclusion(p) => print!("{}", proof_text::format_inclusion(p)),
-            ProofText::Consistency(p) => print!("{}", proof_text::format_consistency(p)),
-        }
-    }
-    Ok(0)
-}
-
-fn parse_root(text: &str, flag: &str) -> Result<Hash> {
-    Hash::from_hex(text).map_err(|e| Error::Invalid(format!("{flag}: {e}")).into())
-}
-
-/// Reads a proof in its text form or the `--json` form `prove` prints.
-fn read_proof(file: &str) -> Result<ProofText> {
-    let text = input::read_text(file)?;
-    if !text.trim_start().starts_with('{') {
-        return Ok(proof_text::parse(&text).map_err(|e| Error::Invalid(format!("{file}: {e}")))?);
-    }
-    let v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| Error::Invalid(format!("{file}: {e}")))?;
-    let bad = |e: serde_json::Error| Error::Invalid(format!("{file}: {e}"));
-    let field = |name: &str| v.get(name).cloned().unwrap_or(serde_json::Value::Null);
-    Ok(match v.get("type").and_then(|t| t.as_str()) {
-        Some("inclusion") => ProofText::Inclusion(InclusionProof {
-            index: serde_json::from_value(field("index")).map_err(bad)?,
-            size: serde_json::from_value(field("size")).map_err(bad)?,
-            leaf_hash: serde_json::from_value(field("leaf_hash")).map_err(bad)?,
-            root: serde_json::from_value(field("root")).map_err(bad)?,
-            path: serde_json::from_value(field("path")).map_err(bad)?,
-        }),
-        Some("consistency") => ProofText::Consistency(ConsistencyProof {
-            first: serde_json::from_value(field("first")).map_err(bad)?,
-            second: serde_json::from_value(field("second")).map_err(bad)?,
-            proof: serde_json::from_value(field("proof")).map_err(bad)?,
-        }),
-        _ => bail!(Error::Invalid(format!(
-            "{file}: 'type' must be \"inclusion\" or \"consistency\""
-        ))),
-    })
-}
-
-fn verify_proof(
-    file: &str,
-    root: &str,
-    first_root: Option<&str>,
-    record: Option<PathBuf>,
-    json: bool,
-) -> Result<i32> {
-    let root = parse_root(root, "--root")?;
-    let first_root = first_root
-        .map(|r| parse_root(r, "--first-root"))
-        .transpose()?;
-    let parsed = read_proof(file)?;
-    let record_leaf = match &record {
-        Some(path) => Some(hash::leaf_hash(&input::read_bytes(
-            &path.to_string_lossy(),
-        )?)),
-        None => None,
-    };
-    let outcome = match &parsed {
-        ProofText::Inclusion(p) => {
-            let leaf = record_leaf.unwrap_or(p.leaf_hash);
-            if !leaf.ct_eq(&p.leaf_hash) {
-                Err(Error::Failed(format!(
-                    "the record's leaf hash {leaf} is not the proof's leaf {}",
-                    p.leaf_hash
-                )))
-            } else {
-                proof::verify_inclusion(p.index, p.size, &leaf, &p.path, &root)
-            }
-        }
-        ProofText::Consistency(p) => {
-            let first = first_root.unwrap_or(p.first.root);
-            proof::verify_consistency(p.first.size, p.second.size, &first, &root, &p.proof)
-        }
-    };
-    let what = match &parsed {
-        ProofText::Inclusion(p) => format!(
-            "record {} is in the tree of size {} with root {root}",
-            p.index, p.size
-        ),
-        ProofText::Consistency(p) => format!(
-            "the tree of size {} is a prefix of the tree of size {} with root {root}",
-            p.first.size, p.second.size
-        ),
-    };
-    let (ok, message) = match &outcome {
-        Ok(()) => (true, what),
-        Err(e) => (false, e.to_string()),
-    };
-    if json {
-        println!("{}", json!({"valid": ok, "message": message}));
-    } else if ok {
-        println!("valid: {message}");
-    } else {
-        eprintln!("provledger: invalid proof: {message}");
-    }
-    if let Err(e) = outcome {
-        if !matches!(e, Error::Failed(_)) {
-            return Err(e.into());
-        }
-        return Ok(1);
     }
     Ok(0)
 }

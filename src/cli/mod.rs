@@ -2,6 +2,7 @@
 
 mod commands;
 mod input;
+mod proofs;
 
 use std::path::PathBuf;
 
@@ -31,10 +32,18 @@ const EXAMPLES: &str = "Examples:
 #[derive(Subcommand)]
 pub enum Command {
     /// Create a ledger (`.provledger/` in this folder, or at --ledger PATH).
+    #[command(after_help = "Examples:
+  provledger init --origin example.com/ml-releases
+  provledger init --key release-key.txt     # a Go/C2SP private key text; its name is the origin")]
     Init {
-        /// The log's name in checkpoints: a schema-less URL, no spaces or '+'.
+        /// The log's name in checkpoints and its key name: a schema-less URL, no spaces or '+'.
+        /// Default: derived from the folder name with a random suffix.
         #[arg(long)]
         origin: Option<String>,
+        /// Use this private key (Go/C2SP text `PRIVATE+KEY+name+hex8+base64`) instead of a new
+        /// one.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
     },
     /// Append one record, or a batch (JSON array or JSON Lines) in one commit.
     #[command(after_help = "Examples:
@@ -101,28 +110,67 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print an inclusion or consistency proof.
+    /// Write an inclusion proof (C2SP tlog-proof) or a consistency proof.
     #[command(subcommand)]
     Prove(Prove),
-    /// Check a printed proof against a root you trust, offline (no ledger needed).
+    /// Check a proof file offline with the log's verifier key (no ledger needed); or a
+    /// `prove --json` proof against a root you trust.
     #[command(after_help = "Examples:
-  provledger prove inclusion 3 > p.txt && provledger verify-proof p.txt --root <hex> --record rec.bin
-  provledger prove consistency 10 > c.txt && provledger verify-proof c.txt --root <new-root-hex>")]
+  provledger prove inclusion 3 -o r3.tlog-proof
+  provledger verify-proof r3.tlog-proof --vkey .provledger/key.pub
+  provledger verify-proof r3.tlog-proof --vkey 'example.com/log+1a2b3c4d+AfE…' --record rec.bin
+  provledger prove inclusion 3 --json > p.json && provledger verify-proof p.json --root <hex>")]
     VerifyProof {
-        /// The proof text (or its --json form), or - for standard input.
+        /// The proof file, or - for standard input.
         file: String,
-        /// The root the proof must lead to (for consistency: the second, newer root).
-        #[arg(long)]
-        root: String,
-        /// For consistency proofs: the older root you trust (default: the one in the proof).
-        #[arg(long)]
+        /// The log's verifier key: the key text or a file holding it (repeatable, for rotated
+        /// keys).
+        #[arg(long, required_unless_present = "root")]
+        vkey: Vec<String>,
+        /// For a `--json` proof: the root it must lead to (for consistency: the newer root).
+        #[arg(long, conflicts_with = "vkey")]
+        root: Option<String>,
+        /// For a `--json` consistency proof: the older root you trust.
+        #[arg(long, requires = "root")]
         first_root: Option<String>,
-        /// The raw record bytes (`show --raw`); its leaf hash must be the proof's.
+        /// The raw record bytes (`show --raw`); the proof must be for exactly these bytes.
         #[arg(long)]
         record: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
+    /// Print a signed checkpoint (default: the latest), or accept one as a node.
+    #[command(after_help = "Examples:
+  provledger checkpoint > head.txt
+  provledger checkpoint --size 42 --json
+  provledger checkpoint accept head.txt --trusted node-state.txt --vkey key.pub
+  provledger checkpoint accept head.txt --trusted node-state.txt --vkey key.pub --proof c.txt")]
+    Checkpoint {
+        #[command(subcommand)]
+        action: Option<CheckpointAction>,
+        /// The tree size of a stored checkpoint (one exists where each commit ended).
+        #[arg(long)]
+        size: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-check the whole ledger: every record, tree node, index row, checkpoint and key event.
+    #[command(after_help = "Examples:
+  provledger verify
+  provledger verify --vkey genesis.pub --trusted node-state.txt --json")]
+    Verify {
+        /// Pin the ledger's first (genesis) verifier key: key text or file.
+        #[arg(long)]
+        vkey: Option<String>,
+        /// Also require the ledger to extend this trusted checkpoint (a node's state file).
+        #[arg(long, value_name = "FILE")]
+        trusted: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show, rotate or import the ledger's checkpoint-signing key.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Run the whole pipeline on a fresh ledger in a new folder, ending with a verified proof.
     Demo {
         /// Where to create the demo ledger (default: a new folder under the system temp dir).
@@ -133,20 +181,69 @@ pub enum Command {
 
 #[derive(Subcommand)]
 pub enum Prove {
-    /// The inclusion proof of record INDEX in the tree of --size records (default: all).
+    /// The C2SP tlog-proof of record INDEX (with its bytes) against the checkpoint at --size
+    /// (default: the latest).
     Inclusion {
         index: u64,
         #[arg(long)]
         size: Option<u64>,
+        /// Write to FILE instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// The hex form (index, size, leaf hash, root, path) instead of the file.
         #[arg(long)]
         json: bool,
     },
-    /// The consistency proof from size M to size N (default: the current size).
+    /// The consistency proof from size M to the checkpoint at size N (default: the latest).
     Consistency {
         m: u64,
         n: Option<u64>,
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CheckpointAction {
+    /// Accept NEW as a node's trusted checkpoint only if it is signed and extends the trusted
+    /// one (exit 1 and both checkpoints printed otherwise).
+    Accept {
+        /// The new checkpoint note (a file, or - for standard input).
+        new: String,
+        /// The node's state file: the checkpoint it trusts (created on first use).
+        #[arg(long, value_name = "FILE")]
+        trusted: PathBuf,
+        /// The log's verifier key(s): key text or file.
+        #[arg(long, required = true)]
+        vkey: Vec<String>,
+        /// A consistency proof file from the trusted size to NEW (default: from the local
+        /// ledger, when there is one).
+        #[arg(long, value_name = "FILE")]
+        proof: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// Print the verifier key of the key in force (never the private key).
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a new signing key; the old one signs the hand-over, recorded as a key event.
+    Rotate {
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// Rotate to a given private key (Go/C2SP text `PRIVATE+KEY+name+hex8+base64`).
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        actor: Option<String>,
     },
 }
 

@@ -1,0 +1,278 @@
+//! `provledger verify`: re-checks a whole ledger from its records, read-only.
+//!
+//! One pass over the records rebuilds everything derived from them and compares it with what is
+//! stored: leaf hashes and every tree node (tile by tile), the chain field of every record,
+//! non-decreasing times, the index rows (epoch by epoch), every stored checkpoint (signature by
+//! the key in force at its size, origin, root) and every key event (signed by the retiring
+//! key). The first difference is reported with the record or checkpoint it belongs to.
+//! Memory is bounded: one tile per tree stratum and one epoch of index rows.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::Ledger;
+use crate::compact_range::CompactRange;
+use crate::error::{Error, Result};
+use crate::hash::{Hash, leaf_hash};
+use crate::index::{self, EPOCH_BITS, Key};
+use crate::keys::{self, KeyHistory};
+use crate::note::Verifier;
+use crate::record::{self, Body};
+use crate::store::Snapshot;
+use crate::tile::{self, TILE_HASHES};
+
+/// What a successful verification covered.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub origin: String,
+    pub size: u64,
+    pub root: Hash,
+    pub checkpoints: u64,
+    pub key_events: u64,
+    /// The key that signs checkpoints now.
+    pub current_key: String,
+}
+
+fn bad(message: String) -> Error {
+    Error::Failed(message)
+}
+
+struct Audit {
+    origin: String,
+    range: CompactRange,
+    history: KeyHistory,
+    last_time: i64,
+    tiles: HashMap<u64, Vec<u8>>,
+    tiles_checked: u64,
+    epoch_rows: Vec<Key>,
+    rows_checked: u64,
+    checkpoints: u64,
+}
+
+impl Audit {
+    fn record(&mut self, snap: &Snapshot, index: u64, bytes: &[u8]) -> Result<()> {
+        let size = self.range.size();
+        if index != size {
+            return Err(bad(format!(
+                "record {size} is missing (the next stored is {index})"
+            )));
+        }
+        let rec = record::decode(bytes).map_err(|e| bad(format!("record {index}: {e}")))?;
+        let root = self.range.root();
+        if rec.prev.size != index || !rec.prev.root.ct_eq(&root) {
+            return Err(bad(format!(
+                "record {index}: it names the tree head ({}, {}) but the head before it is ({index}, {root})",
+                rec.prev.size, rec.prev.root
+            )));
+        }
+        if rec.time_us < self.last_time {
+            return Err(bad(format!(
+                "record {index}: its time is before the previous record's"
+            )));
+        }
+        self.last_time = rec.time_us;
+        if let Body::KeyEvent(event) = &rec.body {
+            let current = keys::key_at(&self.history, index);
+            let new = keys::check_rotation(&self.origin, &rec.prev, event, current)
+                .map_err(|e| bad(format!("record {index}: {e}")))?;
+            self.history.push((index + 1, new));
+        }
+        for (level, i, hash) in self.range.append(leaf_hash(bytes)) {
+            self.node(snap, level, i, hash)?;
+        }
+        self.epoch_rows.extend(index::rows(index, &rec.body));
+        if (index + 1).is_multiple_of(1 << EPOCH_BITS) {
+            self.check_epoch(snap, index >> EPOCH_BITS)?;
+        }
+        Ok(())
+    }
+
+    fn node(&mut self, snap: &Snapshot, level: u8, i: u64, hash: Hash) -> Result<()> {
+        let (key, position) = tile::locate(level, i);
+        let tile = self.tiles.entry(key).or_default();
+        debug_assert_eq!(tile.len(), position * 32, "nodes arrive in post-order");
+        tile.extend_from_slice(&hash.0);
+        if tile.len() == TILE_HASHES * 32 {
+            let expected = self.tiles.remove(&key).expect("present");
+            self.check_tile(snap, key, &expected)?;
+        }
+        Ok(())
+    }
+
+    fn check_tile(&mut self, snap: &Snapshot, key: u64, expected: &[u8]) -> Result<()> {
+        let stored = snap.tile(key)?;
+        self.tiles_checked += 1;
+        if stored == expected {
+            return Ok(());
+        }
+        let (level, n) = ((key >> 56) as u8, key & ((1 << 56) - 1));
+        let first = (0..expected.len() / 32)
+            .find(|&p| stored.get(p * 32..p * 32 + 32) != Some(&expected[p * 32..p * 32 + 32]))
+            .unwrap_or(expected.len() / 32);
+        let record = creating_record(level, n, first).min(self.range.size().saturating_sub(1));
+        Err(bad(format!(
+            "record {record}: the stored tree (tile {level}/{n}, node {first}) does not match the records"
+        )))
+    }
+
+    fn check_epoch(&mut self, snap: &Snapshot, epoch: u64) -> Result<()> {
+        let mut expected = std::mem::take(&mut self.epoch_rows);
+        expected.sort_unstable();
+        expected.dedup();
+        let mut stored = Vec::with_capacity(expected.len());
+        for tag in [
+            index::TAG_CHANNEL,
+            index::TAG_DIGEST,
+            index::TAG_KIND,
+            index::TAG_RELEASE,
+        ] {
+            stored.extend(snap.index_rows_in(tag, epoch)?);
+        }
+        self.rows_checked += expected.len() as u64;
+        if stored == expected {
+            return Ok(());
+        }
+        let at = expected.iter().zip(&stored).position(|(a, b)| a != b);
+        let row = match at {
+            Some(p) => expected[p].min(stored[p]),
+            None => *expected
+                .get(stored.len())
+                .or(stored.get(expected.len()))
+                .expect("lengths differ"),
+        };
+        let record = u64::from_be_bytes(row[8..].try_into().expect("8 bytes"));
+        let what = if expected.contains(&row) {
+            "is missing from"
+        } else {
+            "is not expected in"
+        };
+        Err(bad(format!(
+            "record {record}: an index row {what} the index"
+        )))
+    }
+
+    fn checkpoint(&mut self, size: u64, note: &str) -> Result<()> {
+        let key = keys::key_at(&self.history, size).clone();
+        let v = crate::checkpoint::open(note, &[key])
+            .map_err(|e| bad(format!("checkpoint at size {size}: {e}")))?;
+        let head = v.checkpoint.head;
+        let root = self.range.root();
+        if v.checkpoint.origin != self.origin || head.size != size || !head.root.ct_eq(&root) {
+            return Err(bad(format!(
+                "checkpoint at size {size}: it signs ({}, {}, {}) but the ledger has ({}, {size}, {root})",
+                v.checkpoint.origin, head.size, head.root, self.origin
+            )));
+        }
+        self.checkpoints += 1;
+        Ok(())
+    }
+
+    fn finish(&mut self, snap: &Snapshot) -> Result<()> {
+        let size = self.range.size();
+        let mut partial: Vec<(u64, Vec<u8>)> = self.tiles.drain().collect();
+        partial.sort();
+        for (key, expected) in partial {
+            self.check_tile(snap, key, &expected)?;
+        }
+        if snap.tile_count()? != self.tiles_checked {
+            return Err(bad(format!(
+                "the tree holds {} tiles but {size} records make {}",
+                snap.tile_count()?,
+                self.tiles_checked
+            )));
+        }
+        if !size.is_multiple_of(1 << EPOCH_BITS) || size == 0 {
+            self.check_epoch(snap, size >> EPOCH_BITS)?;
+        }
+        if snap.index_len()? != self.rows_checked {
+            return Err(bad(format!(
+                "the index holds {} rows but the records make {}",
+                snap.index_len()?,
+                self.rows_checked
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The record whose append created node `position` (post-order) of tile `(level, n)`: the
+/// node exists once `m` of the tile's bottom nodes do, `2m - popcount(m) > position`, and the
+/// m-th bottom node of the tile is complete at leaf `(16n + m) * 16^level - 1`.
+fn creating_record(level: u8, n: u64, position: usize) -> u64 {
+    let m = (1..=tile::TILE_WIDTH)
+        .find(|m| 2 * m - u64::from(m.count_ones()) > position as u64)
+        .unwrap_or(tile::TILE_WIDTH);
+    (n * tile::TILE_WIDTH + m) * tile::TILE_WIDTH.pow(u32::from(level)) - 1
+}
+
+impl Ledger {
+    /// Verifies the whole ledger; `genesis` pins the first key (default: the stored one).
+    /// `progress` is called with (records done, total) now and then.
+    ///
+    /// # Errors
+    /// [`Error::Failed`] naming the first bad record or checkpoint; storage errors.
+    pub fn verify(
+        &self,
+        genesis: Option<&Verifier>,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Report> {
+        let records = self.snapshot()?;
+        let checkpoints = self.snapshot()?;
+        let stored_genesis = Verifier::parse(&records.genesis_vkey()?)
+            .map_err(|e| bad(format!("the genesis key: {e}")))?;
+        if let Some(pinned) = genesis
+            && *pinned != stored_genesis
+        {
+            return Err(bad(format!(
+                "the ledger's first key is {}, not the key given ({})",
+                stored_genesis.to_text(),
+                pinned.to_text()
+            )));
+        }
+        let total = records.record_count()?;
+        let mut audit = Audit {
+            origin: records.origin()?,
+            range: CompactRange::new(),
+            history: vec![(0, stored_genesis)],
+            last_time: i64::MIN,
+            tiles: HashMap::new(),
+            tiles_checked: 0,
+            epoch_rows: Vec::new(),
+            rows_checked: 0,
+            checkpoints: 0,
+        };
+        checkpoints.for_each_checkpoint(|size, note| {
+            if size > total {
+                return Err(bad(format!(
+                    "checkpoint at size {size}: the ledger has only {total} records (truncated?)"
+                )));
+            }
+            records.for_each_record(audit.range.size()..size, |i, bytes| {
+                audit.record(&records, i, bytes)?;
+                if i % 65_536 == 0 {
+                    progress(i, total);
+                }
+                Ok(())
+            })?;
+            audit.checkpoint(size, note)
+        })?;
+        if audit.range.size() != total {
+            return Err(bad(format!(
+                "records {}..{total} are not covered by any checkpoint",
+                audit.range.size()
+            )));
+        }
+        audit.finish(&records)?;
+        progress(total, total);
+        let key_events = audit.history.len() as u64 - 1;
+        Ok(Report {
+            origin: audit.origin,
+            size: total,
+            root: audit.range.root(),
+            checkpoints: audit.checkpoints,
+            key_events,
+            current_key: audit.history.last().expect("genesis").1.to_text(),
+        })
+    }
+}
