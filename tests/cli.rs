@@ -202,14 +202,8 @@ fn a_proof_file_verifies_offline_with_the_key_and_a_tampered_one_does_not() {
     );
     let cases = [
         proof.replacen(path_line, &flipped, 1),
-        proof
-            .replace("\n\n", "\n\n")
-            .replacen("index 1", "index 0", 1),
-        proof.replacen(" ledger\n", " ledger\n", 1).replacen(
-            "test.example/cli\n3\n",
-            "test.example/cli\n4\n",
-            1,
-        ),
+        proof.replacen("index 1", "index 0", 1),
+        proof.replacen("test.example/cli\n3\n", "test.example/cli\n4\n", 1),
     ];
     for tampered in cases {
         assert_ne!(tampered, proof);
