@@ -45,6 +45,8 @@ struct Audit {
     last_time: i64,
     tiles: HashMap<u64, Vec<u8>>,
     tiles_checked: u64,
+    /// The stored level-0 tile of the current records, read once per 16 records.
+    leaf_tile: (u64, Vec<u8>),
     epoch_rows: Vec<Key>,
     rows_checked: u64,
     checkpoints: u64,
@@ -78,7 +80,18 @@ impl Audit {
                 .map_err(|e| bad(format!("record {index}: {e}")))?;
             self.history.push((index + 1, new));
         }
-        for (level, i, hash) in self.range.append(leaf_hash(bytes)) {
+        // A changed record is named at its own index, not at the next record's chain field.
+        let leaf = leaf_hash(bytes);
+        let (key, position) = tile::locate(0, index);
+        if self.leaf_tile.0 != key {
+            self.leaf_tile = (key, snap.tile(key)?);
+        }
+        if self.leaf_tile.1.get(position * 32..position * 32 + 32) != Some(&leaf.0[..]) {
+            return Err(bad(format!(
+                "record {index}: its bytes do not hash to the stored leaf (the record or the tree was changed)"
+            )));
+        }
+        for (level, i, hash) in self.range.append(leaf) {
             self.node(snap, level, i, hash)?;
         }
         self.epoch_rows.extend(index::rows(index, &rec.body));
@@ -238,6 +251,7 @@ impl Ledger {
             last_time: i64::MIN,
             tiles: HashMap::new(),
             tiles_checked: 0,
+            leaf_tile: (u64::MAX, Vec::new()),
             epoch_rows: Vec::new(),
             rows_checked: 0,
             checkpoints: 0,

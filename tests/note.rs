@@ -161,18 +161,9 @@ fn malformed_or_badly_signed_notes_are_refused() {
     ));
     // An unknown key next to a valid one is ignored; a bad known one rejects the whole note.
     let both = note::sign(&text, &[&other, &s]).unwrap();
-    assert_eq!(
-        note::open(&both, &v).unwrap().verified_by.len(),
-        1
-    );
+    assert_eq!(note::open(&both, &v).unwrap().verified_by.len(), 1);
     let same_name_wrong_key = Signer::from_seed("example.com/log", [8; 32]).unwrap();
-    assert!(
-        note::open(
-            &note::sign(&text, &[&same_name_wrong_key]).unwrap(),
-            &v
-        )
-        .is_err()
-    );
+    assert!(note::open(&note::sign(&text, &[&same_name_wrong_key]).unwrap(), &v).is_err());
     // More than 100 signature lines.
     let line = signed.split("\n\n").nth(1).unwrap();
     let many = format!("{text}\n{}", line.repeat(101));

@@ -1,0 +1,277 @@
+#!/usr/bin/env python3
+"""An independent verifier for provledger checkpoints and proof files.
+
+Written from ledger-format.md and the C2SP specs (signed-note, tlog-checkpoint, tlog-proof),
+not from the Rust code, with the standard library and the `cryptography` package for Ed25519.
+
+    python3 tools/verify.py checkpoint FILE --vkey VKEY
+    python3 tools/verify.py proof FILE --vkey VKEY [--record FILE]
+
+VKEY is the verifier key text (name+hex8+base64) or a file holding it; repeat --vkey for a
+rotated key history. Exit 0 when valid, 1 when invalid, 2 for usage errors.
+"""
+
+import argparse
+import base64
+import binascii
+import hashlib
+import os
+import sys
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+MAX_SIGNATURES = 100
+MAX_PROOF = 64
+
+
+class Invalid(Exception):
+    """The input is well formed enough to check, and the check failed."""
+
+
+def b64(text):
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise Invalid(f"not base64: {text[:40]!r}")
+    if base64.b64encode(raw).decode() != text:
+        raise Invalid(f"not canonical base64: {text[:40]!r}")
+    return raw
+
+
+def decimal(text):
+    if not text.isdigit() or str(int(text)) != text:
+        raise Invalid(f"not a canonical decimal: {text!r}")
+    return int(text)
+
+
+# --- signed notes (C2SP signed-note) ---------------------------------------------------------
+
+
+class Vkey:
+    def __init__(self, text):
+        text = text.strip()
+        parts = text.split("+", 2)
+        if len(parts) != 3 or len(parts[1]) != 8:
+            raise Invalid(f"bad verifier key {text!r}")
+        self.name, hex_id, key_b64 = parts
+        if not self.name or any(c.isspace() for c in self.name):
+            raise Invalid("bad key name")
+        raw = b64(key_b64)
+        if len(raw) != 33 or raw[0] != 0x01:
+            raise Invalid("not an Ed25519 verifier key")
+        self.public = raw[1:]
+        self.key_id = int(hex_id, 16)
+        digest = hashlib.sha256(self.name.encode() + b"\n\x01" + self.public).digest()
+        if int.from_bytes(digest[:4], "big") != self.key_id or hex_id != hex_id.lower():
+            raise Invalid("the key ID does not match the key")
+        self.key = Ed25519PublicKey.from_public_bytes(self.public)
+
+
+def read_vkey(arg):
+    if os.path.isfile(arg):
+        with open(arg, encoding="utf-8") as f:
+            arg = f.read()
+    return Vkey(arg)
+
+
+def open_note(note, vkeys):
+    """Returns the signed text and the names of the keys that verified it."""
+    if any(ord(c) < 0x20 and c != "\n" for c in note):
+        raise Invalid("note contains control characters")
+    split = note.rfind("\n\n")
+    if split < 0:
+        raise Invalid("note has no signature block")
+    text, sigs = note[: split + 1], note[split + 2 :]
+    if not sigs or not sigs.endswith("\n"):
+        raise Invalid("malformed signature block")
+    lines = sigs[:-1].split("\n")
+    if len(lines) > MAX_SIGNATURES:
+        raise Invalid("too many signatures")
+    verified = []
+    for line in lines:
+        if not line.startswith("\u2014 "):
+            raise Invalid("signature line without the em dash")
+        name, _, sig_b64 = line[2:].partition(" ")
+        raw = b64(sig_b64)
+        if len(raw) < 4:
+            raise Invalid("short signature")
+        key_id = int.from_bytes(raw[:4], "big")
+        for v in vkeys:
+            if v.name == name and v.key_id == key_id:
+                try:
+                    v.key.verify(raw[4:], text.encode())
+                except InvalidSignature:
+                    raise Invalid(f"bad signature by {name}")
+                verified.append(v.name)
+    if not verified:
+        raise Invalid("no signature by a trusted key")
+    return text, verified
+
+
+def parse_checkpoint(text):
+    lines = text[:-1].split("\n")
+    if len(lines) < 3 or not lines[0]:
+        raise Invalid("a checkpoint needs origin, size and root lines")
+    root = b64(lines[2])
+    if len(root) != 32:
+        raise Invalid("the root is not 32 bytes")
+    return lines[0], decimal(lines[1]), root
+
+
+def open_checkpoint(note, vkeys):
+    text, verified = open_note(note, vkeys)
+    origin, size, root = parse_checkpoint(text)
+    if origin not in verified:
+        raise Invalid(f"origin {origin!r} is not the name of a key that signed it")
+    return origin, size, root
+
+
+# --- RFC 9162 proofs -------------------------------------------------------------------------
+
+
+def leaf_hash(entry):
+    return hashlib.sha256(b"\x00" + entry).digest()
+
+
+def node_hash(left, right):
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def verify_inclusion(index, size, leaf, path, root):
+    if index >= size or len(path) > MAX_PROOF:
+        raise Invalid("index out of range")
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if sn == 0:
+            raise Invalid("inclusion proof too long")
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0 or r != root:
+        raise Invalid("inclusion proof does not lead to the root")
+
+
+def verify_consistency(first, second, first_root, second_root, proof):
+    if first == 0:
+        if proof or first_root != EMPTY_ROOT:
+            raise Invalid("from the empty tree the proof must be empty")
+        return
+    if first > second or len(proof) > MAX_PROOF:
+        raise Invalid("bad sizes")
+    if first == second:
+        if proof or first_root != second_root:
+            raise Invalid("different roots at the same size")
+        return
+    if not proof:
+        raise Invalid("empty consistency proof")
+    path = ([first_root] if first & (first - 1) == 0 else []) + list(proof)
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            raise Invalid("consistency proof too long")
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0 or fr != first_root or sr != second_root:
+        raise Invalid("consistency proof does not match the roots")
+
+
+def parse_proof_file(text):
+    head, sep, note = text.partition("\n\n")
+    if not sep:
+        raise Invalid("no blank line before the checkpoint")
+    lines = head.split("\n")
+    fields, hashes = {}, []
+    header = lines[0]
+    if header == "c2sp.org/tlog-proof@v1":
+        names = ["extra", "index"]
+    elif header == "provledger/consistency-proof@v1":
+        names = ["old", "old-root"]
+    else:
+        raise Invalid(f"unknown proof header {header!r}")
+    rest = lines[1:]
+    for name in names:
+        if rest and rest[0].startswith(name + " "):
+            fields[name] = rest.pop(0)[len(name) + 1 :]
+        elif name != "extra":
+            raise Invalid(f"missing {name!r} line")
+    for line in rest:
+        h = b64(line)
+        if len(h) != 32:
+            raise Invalid("a proof hash is not 32 bytes")
+        hashes.append(h)
+    return header, fields, hashes, note
+
+
+def check_proof(text, vkeys, record):
+    header, fields, hashes, note = parse_proof_file(text)
+    origin, size, root = open_checkpoint(note, vkeys)
+    if header == "c2sp.org/tlog-proof@v1":
+        index = decimal(fields["index"])
+        extra = b64(fields["extra"]) if "extra" in fields else None
+        if record is not None and extra is not None and record != extra:
+            raise Invalid("the record given is not the record in the proof")
+        entry = record if record is not None else extra
+        if entry is None:
+            raise Invalid("no record to check")
+        verify_inclusion(index, size, leaf_hash(entry), hashes, root)
+        return f"record {index} is in {origin} at size {size}"
+    old = decimal(fields["old"])
+    old_root = b64(fields["old-root"])
+    if len(old_root) != 32:
+        raise Invalid("old root is not 32 bytes")
+    verify_consistency(old, size, old_root, root, hashes)
+    return f"{origin} at size {size} extends size {old}"
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=["checkpoint", "proof"])
+    parser.add_argument("file")
+    parser.add_argument("--vkey", action="append", required=True)
+    parser.add_argument("--record")
+    args = parser.parse_args(argv)
+    try:
+        vkeys = [read_vkey(v) for v in args.vkey]
+        with open(args.file, "rb") as f:
+            text = f.read().decode("utf-8")
+        record = None
+        if args.record:
+            with open(args.record, "rb") as f:
+                record = f.read()
+        if args.what == "checkpoint":
+            origin, size, root = open_checkpoint(text, vkeys)
+            message = f"checkpoint of {origin} at size {size}, root {root.hex()}"
+        else:
+            message = check_proof(text, vkeys, record)
+    except (Invalid, UnicodeDecodeError, ValueError) as e:
+        print(f"verify.py: invalid: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"verify.py: {e}", file=sys.stderr)
+        return 2
+    print(f"valid: {message}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
