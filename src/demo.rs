@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::digest::Digest;
 use crate::error::Result;
 use crate::ledger::{LEDGER_DIR, Ledger};
-use crate::proof::{verify_consistency, verify_inclusion};
+use crate::proof::verify_consistency;
 use crate::record::{Body, Kind, RecordRef};
 
 /// What the demo leaves behind.
@@ -181,17 +181,34 @@ pub fn run(dir: &Path, say: &mut dyn FnMut(&str)) -> Result<Report> {
         "tree head: size {}, root {}",
         status.size, status.root
     ));
-    let p = ledger.prove_inclusion(fused.index, None)?;
-    say(&format!(
-        "inclusion proof of the v1 manifest (record {}), {} hashes:",
-        p.index,
-        p.path.len()
-    ));
-    for h in &p.path {
-        say(&format!("  {h}"));
+    let (_, checkpoint) = ledger.checkpoint(None)?;
+    say("signed checkpoint (C2SP tlog-checkpoint):");
+    for line in checkpoint.lines() {
+        say(&format!("  {line}"));
     }
-    verify_inclusion(p.index, p.size, &p.leaf_hash, &p.path, &status.root)?;
-    say("verified: the manifest's leaf hash and the path lead to the ledger's root");
+
+    // An auditor's view: only the proof file and the verifier key, no ledger.
+    let vkey = ledger.current_key()?;
+    let file = ledger.inclusion_file(fused.index, None)?.format();
+    let proof_path = dir.join("release-v1.tlog-proof");
+    std::fs::write(&proof_path, &file)
+        .map_err(|e| crate::Error::Io(format!("writing {}: {e}", proof_path.display())))?;
+    let report = crate::proof_file::verify(&file, std::slice::from_ref(&vkey), None)?;
+    say(&format!(
+        "provenance proof of the v1 manifest (record {}) written to {}",
+        fused.index,
+        proof_path.display()
+    ));
+    say(&format!(
+        "verified offline with only the key {}: checkpoint signature, origin, and the {}-hash \
+         inclusion path to root {}",
+        vkey.to_text(),
+        crate::proof_file::ProofFile::parse(&file).map(|f| match f {
+            crate::proof_file::ProofFile::Inclusion(i) => i.path.len(),
+            crate::proof_file::ProofFile::Consistency(c) => c.proof.len(),
+        })?,
+        report.root
+    ));
     let c = ledger.prove_consistency(policy.index, None)?;
     verify_consistency(
         c.first.size,
@@ -204,6 +221,11 @@ pub fn run(dir: &Path, say: &mut dyn FnMut(&str)) -> Result<Report> {
         "verified: the tree of size {} (before the policy) is a prefix of today's tree ({} hashes)",
         c.first.size,
         c.proof.len()
+    ));
+    let audit = ledger.verify(None, &mut |_, _| {})?;
+    say(&format!(
+        "verified the whole ledger: {} records, {} checkpoints, every tree node and index row",
+        audit.size, audit.checkpoints
     ));
     Ok(Report { ledger_dir })
 }
