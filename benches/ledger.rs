@@ -167,6 +167,30 @@ fn proofs(c: &mut Criterion) {
     g.finish();
 }
 
+fn verify(c: &mut Criterion) {
+    let ledger = million();
+    let mut g = c.benchmark_group("verify_1m");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(MILLION));
+    g.bench_function("provledger_verify", |b| {
+        b.iter(|| ledger.verify(None, &mut |_, _| {}).unwrap())
+    });
+    // The floor: read every record and hash it once, nothing else.
+    g.bench_function("read_and_leaf_hash_only", |b| {
+        b.iter(|| {
+            let snap = ledger.snapshot().unwrap();
+            let mut acc = 0u8;
+            snap.for_each_record(0..MILLION, |_, bytes| {
+                acc ^= provledger::hash::leaf_hash(bytes).0[0];
+                Ok(())
+            })
+            .unwrap();
+            acc
+        })
+    });
+    g.finish();
+}
+
 fn raw_reads_and_hashing(c: &mut Criterion) {
     let mut g = c.benchmark_group("limits");
     let bytes = record_bytes(1);
@@ -204,6 +228,7 @@ criterion_group!(
     durable_single_append,
     batch_append,
     proofs,
+    verify,
     raw_reads_and_hashing
 );
 criterion_main!(benches);

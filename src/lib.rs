@@ -22,6 +22,7 @@ pub mod keys;
 pub mod kinds;
 pub mod ledger;
 pub mod note;
+pub mod pipeline;
 pub mod proof;
 pub mod proof_file;
 pub mod record;
