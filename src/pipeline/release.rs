@@ -116,10 +116,7 @@ impl Ledger {
     }
 
     /// What `fuse` would find unmet, and the records it would rely on.
-    fn requirements(
-        &self,
-        req: &FuseRequest,
-    ) -> Result<(Vec<String>, Vec<Component>, Vec<RecordRef>, Vec<RecordRef>)> {
+    fn requirements(&self, req: &FuseRequest) -> Result<Requirements> {
         let policy = self.policy()?;
         let mut unmet = Vec::new();
         let (mut components, mut decisions, mut lanes) = (Vec::new(), Vec::new(), Vec::new());
