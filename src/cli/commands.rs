@@ -8,7 +8,7 @@ use provledger::ledger::{Filter, format_time};
 use provledger::{Body, Digest, Error, Kind, Ledger, demo, examples, keys};
 use serde_json::json;
 
-use super::{Cli, Command, Format, input, proofs};
+use super::{Cli, Command, Format, input, pipeline, proofs};
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
     let ledger = cli.ledger;
@@ -68,6 +68,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             json,
         } => proofs::verify(ledger, vkey, trusted, json),
         Command::Key(k) => proofs::key(ledger, k),
+        Command::Artifact(c) => pipeline::artifact(ledger, c),
+        Command::Lane(c) => pipeline::lane(ledger, c),
+        Command::Policy(c) => pipeline::policy(ledger, c),
+        Command::Gate(c) => pipeline::gate(ledger, c),
+        Command::Release(c) => pipeline::release(ledger, c),
         Command::Demo { dir } => run_demo(dir),
     }
 }
@@ -104,6 +109,12 @@ fn append(
 ) -> Result<i32> {
     // Everything about the input is checked before the ledger is opened for writing.
     let kind = Kind::parse(kind)?;
+    if let Some(verb) = provledger::pipeline::verb_for(kind) {
+        return Err(Error::Invalid(format!(
+            "{kind} records are checked against the ledger: use '{verb}', not 'append'"
+        ))
+        .into());
+    }
     let text = input::read_text(source)?;
     let values = input::json_values(&text, source)?;
     let many = values.len() > 1;

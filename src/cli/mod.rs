@@ -2,6 +2,7 @@
 
 mod commands;
 mod input;
+mod pipeline;
 mod proofs;
 
 use std::path::PathBuf;
@@ -171,6 +172,21 @@ pub enum Command {
     /// Show, rotate or import the ledger's checkpoint-signing key.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Record a trained artifact (a file or a model directory), or re-check one.
+    #[command(subcommand)]
+    Artifact(pipeline::ArtifactCommand),
+    /// Record a test lane's result from JUnit XML (or by hand).
+    #[command(subcommand)]
+    Lane(pipeline::LaneCommand),
+    /// Record or show the promotion policy (gates and required lanes).
+    #[command(subcommand)]
+    Policy(pipeline::PolicyCommand),
+    /// Evaluate the policy's gates for a candidate artifact.
+    #[command(subcommand)]
+    Gate(pipeline::GateCommand),
+    /// Fuse, promote and roll back releases; what is live, and the provenance of a release.
+    #[command(subcommand)]
+    Release(pipeline::ReleaseCommand),
     /// Run the whole pipeline on a fresh ledger in a new folder, ending with a verified proof.
     Demo {
         /// Where to create the demo ledger (default: a new folder under the system temp dir).

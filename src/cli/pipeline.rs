@@ -1,0 +1,766 @@
+//! The release-pipeline verbs: artifact, lane, policy, gate, release.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Subcommand;
+use provledger::kinds::{LaneResult, Outcome, Source};
+use provledger::pipeline::artifact::{self, Options};
+use provledger::pipeline::release::{FuseRequest, Fused};
+use provledger::pipeline::{ArtifactMeta, policy as policy_file};
+use provledger::{Digest, Error, Ledger};
+use serde_json::json;
+
+use super::commands::open;
+use super::input;
+
+#[derive(Subcommand)]
+pub enum ArtifactCommand {
+    /// Hash a file or a model directory (BLAKE3, file by file) and record it.
+    #[command(after_help = "Examples:
+  provledger artifact add ./adapter --name support-adapter --provider huggingface --kind text-adapter \\
+      --source hf-dataset,hf://datasets/acme/tickets,blake3:<hex> --sha256")]
+    Add {
+        path: PathBuf,
+        #[arg(long)]
+        name: String,
+        /// huggingface, gcp, aws, …
+        #[arg(long)]
+        provider: String,
+        /// text-adapter, embeddings, runtime-distilled, …
+        #[arg(long = "kind")]
+        artifact_kind: String,
+        #[arg(long)]
+        uri: Option<String>,
+        /// A training-data source: KIND,URI,DIGEST (for example s3-object,s3://b/k,blake3:<hex>).
+        #[arg(long = "source")]
+        sources: Vec<String>,
+        /// The digest of an artifact this one derives from (a base model).
+        #[arg(long = "parent")]
+        parents: Vec<String>,
+        /// The training configuration file (its BLAKE3 digest is recorded).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Also compute SHA-256 digests (model-signing "files" root for directories).
+        #[arg(long)]
+        sha256: bool,
+        /// Hash the targets of symbolic links instead of refusing them.
+        #[arg(long)]
+        follow_symlinks: bool,
+        #[arg(long)]
+        actor: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-hash PATH and compare with DIGEST (exit 1 when they differ).
+    Verify {
+        digest: String,
+        path: PathBuf,
+        #[arg(long)]
+        follow_symlinks: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum LaneCommand {
+    /// Record a lane run from pytest's JUnit XML, or from counts given by hand.
+    #[command(after_help = "Examples:
+  provledger lane record --lane fast --junit reports/fast.xml --commit 9fceb02
+  provledger lane record --lane extended --outcome passed --tests 12 --commit 9fceb02")]
+    Record {
+        #[arg(long)]
+        lane: String,
+        #[arg(long, conflicts_with = "outcome")]
+        junit: Option<PathBuf>,
+        #[arg(long)]
+        commit: Option<String>,
+        /// An artifact digest the lane tested (repeatable).
+        #[arg(long = "subject")]
+        subjects: Vec<String>,
+        /// Without JUnit: passed, failed or error.
+        #[arg(long, required_unless_present = "junit")]
+        outcome: Option<String>,
+        #[arg(long, default_value_t = 0)]
+        tests: u64,
+        #[arg(long, default_value_t = 0)]
+        failures: u64,
+        #[arg(long, default_value_t = 0)]
+        errors: u64,
+        #[arg(long, default_value_t = 0)]
+        skipped: u64,
+        #[arg(long, default_value_t = 0)]
+        duration_ms: u64,
+        #[arg(long)]
+        actor: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PolicyCommand {
+    /// Record the promotion policy from a TOML file.
+    Set {
+        file: PathBuf,
+        #[arg(long)]
+        actor: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the policy in force and its digest.
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum GateCommand {
+    /// Evaluate every gate that applies to the candidate; exit 1 if any fails.
+    #[command(after_help = "Example:
+  provledger gate evaluate --candidate blake3:<hex> --metrics eval/metrics.json")]
+    Evaluate {
+        #[arg(long)]
+        candidate: String,
+        /// A JSON object of metric values (flat keys or nested objects with dotted names).
+        #[arg(long)]
+        metrics: PathBuf,
+        /// Where the metrics came from (repeatable; default: the metrics file's SHA-256).
+        #[arg(long)]
+        evidence: Vec<String>,
+        #[arg(long)]
+        actor: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ReleaseCommand {
+    /// Fuse components into a release if the policy allows it (exit 1 with what is unmet).
+    #[command(after_help = "Examples:
+  provledger release fuse --id v3 --artifact blake3:<a> --artifact blake3:<b> --commit 9fceb02 -o v3.json
+  provledger release fuse --id v3 --from hf.json --from gcp.json --commit 9fceb02
+  provledger release fuse --id v3-hotfix --artifact blake3:<a> --override --reason 'CVE fix, lanes rerun later'")]
+    Fuse {
+        #[arg(long)]
+        id: String,
+        #[arg(long = "artifact")]
+        artifacts: Vec<String>,
+        /// A provider manifest: {\"provider\": \"gcp\", \"artifacts\": [\"blake3:…\", …]}.
+        #[arg(long = "from")]
+        from: Vec<PathBuf>,
+        #[arg(long)]
+        commit: Option<String>,
+        /// Fuse despite unmet requirements; recorded with --reason and who.
+        #[arg(long = "override", requires = "reason")]
+        override_: bool,
+        #[arg(long)]
+        reason: Option<String>,
+        /// Write the release descriptor to FILE.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        #[arg(long)]
+        actor: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a fused release current on a channel.
+    Promote {
+        id: String,
+        #[arg(long)]
+        channel: String,
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// Move a channel back to a prior release (default: the one live before the current).
+    Rollback {
+        #[arg(long)]
+        channel: String,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        reason: String,
+        /// Allow a target that was fused by override.
+        #[arg(long = "override")]
+        override_: bool,
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// Print the descriptor of the channel's current release.
+    Current {
+        #[arg(long)]
+        channel: String,
+    },
+    /// Every pointer move of a channel: when, who, from, to, why.
+    History {
+        #[arg(long)]
+        channel: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What was live on a channel at a time (RFC 3339 or a date).
+    At {
+        #[arg(long)]
+        channel: String,
+        #[arg(long)]
+        time: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every fused release.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The provenance tree of a release.
+    Provenance {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn writable(flag: Option<PathBuf>) -> Result<Ledger> {
+    Ok(Ledger::open(&input::ledger_dir(flag)?, true)?)
+}
+
+fn digest(text: &str) -> Result<Digest> {
+    Ok(Digest::parse(text)?)
+}
+
+fn source(text: &str) -> Result<Source> {
+    let parts: Vec<&str> = text.splitn(3, ',').collect();
+    let [kind, uri, d] = parts.as_slice() else {
+        return Err(Error::Invalid(format!("--source '{text}' must be KIND,URI,DIGEST")).into());
+    };
+    Ok(Source {
+        source_kind: kind.to_string(),
+        uri: uri.to_string(),
+        digest: digest(d)?,
+    })
+}
+
+pub fn artifact(flag: Option<PathBuf>, c: ArtifactCommand) -> Result<i32> {
+    match c {
+        ArtifactCommand::Add {
+            path,
+            name,
+            provider,
+            artifact_kind,
+            uri,
+            sources,
+            parents,
+            config,
+            sha256,
+            follow_symlinks,
+            actor,
+            json,
+        } => {
+            let meta = ArtifactMeta {
+                name,
+                provider,
+                artifact_kind,
+                uri,
+                sources: sources.iter().map(|s| source(s)).collect::<Result<_>>()?,
+                parents: parents.iter().map(|p| digest(p)).collect::<Result<_>>()?,
+                config_digest: config
+                    .map(|c| input::read_bytes(&c.to_string_lossy()).map(|b| Digest::blake3(&b)))
+                    .transpose()?,
+            };
+            let dir = input::ledger_dir(flag)?;
+            let spinner = std::io::stderr().is_terminal().then(|| {
+                let s = indicatif::ProgressBar::new_spinner();
+                s.set_message(format!("hashing {}", path.display()));
+                s.enable_steady_tick(std::time::Duration::from_millis(100));
+                s
+            });
+            let hashed = artifact::hash_path(
+                &path,
+                Options {
+                    sha256,
+                    follow_symlinks,
+                },
+            );
+            if let Some(s) = spinner {
+                s.finish_and_clear();
+            }
+            let hashed = hashed?;
+            let ledger = Ledger::open(&dir, true)?;
+            let added = ledger.add_artifact(&input::actor(actor), &hashed, meta)?;
+            if json {
+                println!(
+                    "{}",
+                    json!({"index": added.index, "existing": added.existing,
+                    "artifact": added.artifact, "files": hashed.files})
+                );
+            } else {
+                let what = if added.existing {
+                    "already recorded as"
+                } else {
+                    "recorded as"
+                };
+                println!("{} {what} record {}", added.artifact.name, added.index);
+                for d in &added.artifact.digests {
+                    println!("  {d}");
+                }
+                println!("  {} bytes in {} file(s)", hashed.size, hashed.files.len());
+            }
+            Ok(0)
+        }
+        ArtifactCommand::Verify {
+            digest: d,
+            path,
+            follow_symlinks,
+            json,
+        } => {
+            let want = digest(&d)?;
+            let sha256 = want.algorithm == provledger::digest::Algorithm::Sha256;
+            let hashed = artifact::hash_path(
+                &path,
+                Options {
+                    sha256,
+                    follow_symlinks,
+                },
+            )?;
+            let got = if sha256 {
+                hashed.sha256.expect("asked for")
+            } else {
+                hashed.blake3
+            };
+            let same = got == want;
+            if json {
+                println!("{}", json!({"match": same, "expected": want, "found": got}));
+            } else if same {
+                println!("match: {} is {want}", path.display());
+            }
+            if !same {
+                eprintln!(
+                    "provledger: mismatch: {} is {got}, not {want}",
+                    path.display()
+                );
+                return Ok(1);
+            }
+            Ok(0)
+        }
+    }
+}
+
+pub fn lane(flag: Option<PathBuf>, c: LaneCommand) -> Result<i32> {
+    let LaneCommand::Record {
+        lane,
+        junit,
+        commit,
+        subjects,
+        outcome,
+        tests,
+        failures,
+        errors,
+        skipped,
+        duration_ms,
+        actor,
+        json,
+    } = c;
+    let subjects: Vec<Digest> = subjects.iter().map(|s| digest(s)).collect::<Result<_>>()?;
+    let actor = input::actor(actor);
+    let (index, result) = match junit {
+        Some(file) => {
+            let ledger = writable(flag)?;
+            let (a, r) = ledger.record_lane(&actor, &lane, &file, commit, subjects)?;
+            (a.index, r)
+        }
+        None => {
+            let outcome: Outcome = serde_json::from_value(json!(outcome.unwrap_or_default()))
+                .map_err(|_| Error::Invalid("--outcome must be passed, failed or error".into()))?;
+            let result = LaneResult {
+                lane,
+                commit,
+                subjects,
+                outcome,
+                tests,
+                failures,
+                errors,
+                skipped,
+                duration_ms,
+                report_digest: None,
+            };
+            let ledger = writable(flag)?;
+            (
+                ledger.record_lane_manual(&actor, result.clone())?.index,
+                result,
+            )
+        }
+    };
+    if json {
+        println!("{}", json!({"index": index, "lane_result": result}));
+    } else {
+        println!(
+            "lane {}: {} ({} tests, {} failures, {} errors, {} skipped) recorded as record {index}",
+            result.lane,
+            serde_json::to_value(result.outcome)?
+                .as_str()
+                .unwrap_or("?"),
+            result.tests,
+            result.failures,
+            result.errors,
+            result.skipped
+        );
+    }
+    Ok(0)
+}
+
+pub fn policy(flag: Option<PathBuf>, c: PolicyCommand) -> Result<i32> {
+    match c {
+        PolicyCommand::Set { file, actor, json } => {
+            let text = input::read_text(&file.to_string_lossy())?;
+            let parsed = policy_file::parse(&text)
+                .map_err(|e| Error::Invalid(format!("{}: {e}", file.display())))?;
+            let ledger = writable(flag)?;
+            let appended = ledger.set_policy(&input::actor(actor), parsed)?;
+            let digest = ledger.policy()?.digest;
+            if json {
+                println!("{}", json!({"index": appended.index, "digest": digest}));
+            } else {
+                println!(
+                    "policy recorded as record {}, digest {digest}",
+                    appended.index
+                );
+            }
+            Ok(0)
+        }
+        PolicyCommand::Show { json } => {
+            let p = open(flag)?.policy()?;
+            let body = json!({"record": p.record, "digest": p.digest, "policy": p.policy});
+            if json {
+                println!("{body}");
+            } else {
+                println!("{}", serde_json::to_string_pretty(&body)?);
+            }
+            Ok(0)
+        }
+    }
+}
+
+pub fn gate(flag: Option<PathBuf>, c: GateCommand) -> Result<i32> {
+    let GateCommand::Evaluate {
+        candidate,
+        metrics,
+        evidence,
+        actor,
+        json,
+    } = c;
+    let candidate = digest(&candidate)?;
+    let bytes = input::read_bytes(&metrics.to_string_lossy())?;
+    let doc: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::Invalid(format!("{}: malformed JSON: {e}", metrics.display())))?;
+    if !doc.is_object() {
+        return Err(Error::Invalid(format!(
+            "{}: metrics must be a JSON object",
+            metrics.display()
+        ))
+        .into());
+    }
+    let evidence = if evidence.is_empty() {
+        vec![format!("{} {}", metrics.display(), Digest::sha256(&bytes))]
+    } else {
+        evidence
+    };
+    let ledger = writable(flag)?;
+    let eval = ledger.evaluate_gates(&input::actor(actor), &candidate, &doc, evidence)?;
+    let failures = eval.failures();
+    if json {
+        println!("{}", json!({"evaluation": eval, "failed": failures}));
+    } else {
+        for d in &eval.decisions {
+            println!(
+                "record {}: gate '{}' {}",
+                d.appended.index,
+                d.decision.gate,
+                serde_json::to_value(d.decision.outcome)?
+                    .as_str()
+                    .unwrap_or("?")
+            );
+        }
+    }
+    if !failures.is_empty() {
+        eprintln!("provledger: failed: {}", failures.join("; "));
+        return Ok(1);
+    }
+    Ok(0)
+}
+
+pub fn release(flag: Option<PathBuf>, c: ReleaseCommand) -> Result<i32> {
+    match c {
+        ReleaseCommand::Fuse {
+            id,
+            artifacts,
+            from,
+            commit,
+            override_,
+            reason,
+            output,
+            actor,
+            json,
+        } => {
+            let mut components: Vec<Digest> =
+                artifacts.iter().map(|a| digest(a)).collect::<Result<_>>()?;
+            for file in &from {
+                let text = input::read_text(&file.to_string_lossy())?;
+                let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                    Error::Invalid(format!("{}: malformed JSON: {e}", file.display()))
+                })?;
+                let list = v
+                    .get("artifacts")
+                    .and_then(|a| a.as_array())
+                    .ok_or_else(|| {
+                        Error::Invalid(format!(
+                            "{}: expected {{\"provider\": …, \"artifacts\": [digest, …]}}",
+                            file.display()
+                        ))
+                    })?;
+                for a in list {
+                    let text = a.as_str().ok_or_else(|| {
+                        Error::Invalid(format!(
+                            "{}: artifacts must be digest strings",
+                            file.display()
+                        ))
+                    })?;
+                    components.push(digest(text)?);
+                }
+            }
+            let req = FuseRequest {
+                release_id: id,
+                components,
+                commit,
+                override_reason: if override_ { reason } else { None },
+            };
+            let ledger = writable(flag)?;
+            match ledger.fuse(&input::actor(actor), &req)? {
+                Fused::Refused { unmet } => {
+                    if json {
+                        println!("{}", json!({"fused": false, "unmet": unmet}));
+                    }
+                    eprintln!(
+                        "provledger: refused: release '{}' does not meet the policy:",
+                        req.release_id
+                    );
+                    for u in &unmet {
+                        eprintln!("  - {u}");
+                    }
+                    Ok(1)
+                }
+                Fused::Fused {
+                    appended,
+                    descriptor,
+                    overridden,
+                } => {
+                    let text = descriptor.to_string();
+                    if let Some(path) = output {
+                        std::fs::write(&path, format!("{text}\n"))
+                            .map_err(|e| Error::Io(format!("writing {}: {e}", path.display())))?;
+                    }
+                    if json {
+                        println!(
+                            "{}",
+                            json!({"fused": true, "index": appended.index, "descriptor": descriptor, "overridden": overridden})
+                        );
+                    } else {
+                        println!(
+                            "release {} fused as record {}",
+                            req.release_id, appended.index
+                        );
+                        for u in &overridden {
+                            println!("  overridden: {u}");
+                        }
+                    }
+                    Ok(0)
+                }
+            }
+        }
+        ReleaseCommand::Promote { id, channel, actor } => {
+            let a = writable(flag)?.promote(&input::actor(actor), &id, &channel)?;
+            println!("release {id} is current on {channel} (record {})", a.index);
+            Ok(0)
+        }
+        ReleaseCommand::Rollback {
+            channel,
+            to,
+            reason,
+            override_,
+            actor,
+        } => {
+            let ledger = writable(flag)?;
+            let a = ledger.rollback(
+                &input::actor(actor),
+                &channel,
+                to.as_deref(),
+                &reason,
+                override_,
+            )?;
+            let current = ledger.current(&channel)?.expect("just moved");
+            println!(
+                "channel {channel} rolled back from {} to {} (record {})",
+                current.replaces.unwrap_or_default(),
+                current.release_id,
+                a.index
+            );
+            Ok(0)
+        }
+        ReleaseCommand::Current { channel } => {
+            let ledger = open(flag)?;
+            let current = ledger
+                .current(&channel)?
+                .ok_or_else(|| Error::Invalid(format!("channel '{channel}' has no release")))?;
+            println!("{}", ledger.descriptor(&current.release_id)?);
+            Ok(0)
+        }
+        ReleaseCommand::History { channel, json } => {
+            let moves = open(flag)?.channel_history(&channel)?;
+            for m in &moves {
+                if json {
+                    println!("{}", serde_json::to_string(m)?);
+                } else {
+                    println!(
+                        "{:>6}  {}  {:<9}  {} -> {}  by {}{}",
+                        m.index,
+                        m.time,
+                        m.kind,
+                        m.replaces.as_deref().unwrap_or("-"),
+                        m.release_id,
+                        m.actor,
+                        m.reason
+                            .as_deref()
+                            .map(|r| format!(": {r}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            Ok(0)
+        }
+        ReleaseCommand::At {
+            channel,
+            time,
+            json,
+        } => {
+            let t = input::parse_time(&time, "--time")?;
+            let live = open(flag)?.live_at(&channel, t)?;
+            match (live, json) {
+                (Some(m), true) => println!("{}", serde_json::to_string(&m)?),
+                (Some(m), false) => {
+                    println!("{} (since {}, record {})", m.release_id, m.time, m.index)
+                }
+                (None, true) => println!("null"),
+                (None, false) => println!("nothing was live on {channel} at {time}"),
+            }
+            Ok(0)
+        }
+        ReleaseCommand::List { json } => {
+            for (e, m) in open(flag)?.releases()? {
+                if json {
+                    println!("{}", e.to_json());
+                } else {
+                    let tag = if m.override_.is_some() {
+                        "  (override)"
+                    } else {
+                        ""
+                    };
+                    println!(
+                        "{:>6}  {}  {}  {} components{tag}",
+                        e.index,
+                        provledger::ledger::format_time(e.record.time_us),
+                        m.release_id,
+                        m.components.len()
+                    );
+                }
+            }
+            Ok(0)
+        }
+        ReleaseCommand::Provenance { id, json } => {
+            let tree = open(flag)?.provenance(&id)?;
+            if json {
+                println!("{tree}");
+            } else {
+                print_tree(&tree);
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// The provenance tree, indented.
+fn print_tree(t: &serde_json::Value) {
+    let body = |v: &serde_json::Value| v["body"].clone();
+    println!(
+        "release {}  (record {})",
+        t["release"].as_str().unwrap_or("?"),
+        t["manifest"]["index"]
+    );
+    println!(
+        "  policy {} (record {})",
+        body(&t["policy"])["name"],
+        t["policy"]["index"]
+    );
+    println!("  artifacts:");
+    fn artifact(a: &serde_json::Value, depth: usize) {
+        let pad = "  ".repeat(depth + 2);
+        let b = &a["record"]["body"];
+        if b.is_null() {
+            println!("{pad}{} (not recorded)", a["digest"]);
+            return;
+        }
+        println!(
+            "{pad}{} from {} ({}) record {}  {}",
+            b["name"], b["provider"], b["artifact_kind"], a["record"]["index"], b["digests"][0]
+        );
+        for s in b["sources"].as_array().into_iter().flatten() {
+            println!(
+                "{pad}  source {} {} {}",
+                s["source_kind"], s["uri"], s["digest"]
+            );
+        }
+        for p in a["parents"].as_array().into_iter().flatten() {
+            println!("{pad}  parent:");
+            artifact(p, depth + 2);
+        }
+    }
+    for a in t["artifacts"].as_array().into_iter().flatten() {
+        artifact(a, 1);
+    }
+    println!("  gate decisions:");
+    for d in t["gate_decisions"].as_array().into_iter().flatten() {
+        let b = &d["body"];
+        println!(
+            "    record {}: {} {} = {} {} {} -> {}",
+            d["index"],
+            b["gate"],
+            b["metric"],
+            b["observed"],
+            b["comparator"],
+            b["threshold"],
+            b["outcome"]
+        );
+    }
+    println!("  lane results:");
+    for l in t["lane_results"].as_array().into_iter().flatten() {
+        let b = &l["body"];
+        println!(
+            "    record {}: {} {} ({} tests)",
+            l["index"], b["lane"], b["outcome"], b["tests"]
+        );
+    }
+    println!("  channel moves:");
+    for m in t["channel_moves"].as_array().into_iter().flatten() {
+        println!(
+            "    record {}: {} {} on {} by {} at {}",
+            m["index"],
+            m["kind"],
+            m["body"]["release_id"],
+            m["body"]["channel"],
+            m["actor"],
+            m["time"]
+        );
+    }
+}
