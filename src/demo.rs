@@ -1,16 +1,22 @@
-//! `provledger demo`: a small, realistic release pipeline recorded on a fresh ledger, ending
-//! with an inclusion proof and a consistency proof verified the way an auditor would (from the
-//! printed proof and the root alone).
+//! `provledger demo`: the whole release story of PRODUCT.md on a fresh ledger in a new folder.
+//! Data sources and three providers' artifacts (generated files and directories), test lanes
+//! from real pytest JUnit reports (one blocked by a collection error, then fixed), a policy
+//! with quality, safety, latency and cost gates, a candidate failing a gate, releases v1..v3
+//! fused and promoted, a rollback from v3 to v2, and the provenance of v2 with every proof
+//! verified offline with only the verifier key.
 
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::digest::Digest;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::kinds::Source;
 use crate::ledger::{LEDGER_DIR, Ledger};
-use crate::proof::verify_consistency;
-use crate::record::{Body, Kind, RecordRef};
+use crate::pipeline::artifact::{self, Options};
+use crate::pipeline::release::{FuseRequest, Fused};
+use crate::pipeline::{ArtifactMeta, policy};
+use crate::proof_file;
 
 /// What the demo leaves behind.
 pub struct Report {
@@ -23,209 +29,429 @@ pub fn default_dir() -> PathBuf {
     std::env::temp_dir().join(format!("provledger-demo-{stamp}-{}", std::process::id()))
 }
 
-fn body(kind: Kind, value: serde_json::Value) -> Result<Body> {
-    Body::from_json(kind, value)
+const POLICY: &str = r#"name = "production"
+required_lanes = ["preflight", "fast", "federation-integration", "release"]
+
+[[gates]]
+name = "quality"
+metric = "eval.accuracy"
+comparator = ">="
+threshold = 0.85
+
+[[gates]]
+name = "safety"
+metric = "safety.toxicity_rate"
+comparator = "<="
+threshold = 0.02
+
+[[gates]]
+name = "latency"
+metric = "p95_latency_ms"
+comparator = "<="
+threshold = 250
+artifact_kinds = ["runtime-distilled", "embeddings"]
+
+[[gates]]
+name = "cost"
+metric = "cost_per_1k_tokens_usd"
+comparator = "<="
+threshold = 0.40
+"#;
+
+const JUNIT_PASSING: &str = include_str!("../tests/data/junit/passing.xml");
+const JUNIT_COLLECTION_ERROR: &str = include_str!("../tests/data/junit/collection-error.xml");
+
+fn write(path: &Path, content: impl AsRef<[u8]>) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Error::Io(format!("creating {}: {e}", parent.display())))?;
+    }
+    std::fs::write(path, content).map_err(|e| Error::Io(format!("writing {}: {e}", path.display())))
 }
 
-fn artifact(name: &str, provider: &str, kind: &str, source: (&str, &str)) -> Result<Body> {
-    let content = format!("{name} weights trained by {provider}");
-    body(
-        Kind::Artifact,
-        json!({
-            "name": name, "provider": provider, "artifact_kind": kind,
-            "digests": [Digest::blake3(content.as_bytes()), Digest::sha256(content.as_bytes())],
-            "size": content.len(), "file_count": 1,
-            "uri": format!("{provider}://models/{name}"),
-            "sources": [{"source_kind": source.0, "uri": source.1,
-                         "digest": Digest::blake3(source.1.as_bytes())}],
-            "parents": [], "config_digest": null
-        }),
-    )
+/// The demo's world: where it writes, and the ledger.
+struct Story<'a> {
+    dir: PathBuf,
+    ledger: Ledger,
+    say: &'a mut dyn FnMut(&str),
+    commit: &'static str,
 }
 
-fn lane(name: &str, outcome: &str, tests: u64, errors: u64) -> Result<Body> {
-    body(
-        Kind::LaneResult,
-        json!({
-            "lane": name, "commit": "9fceb02d0ae598e95dc970b74767f19372d61af8", "subjects": [],
-            "outcome": outcome, "tests": tests, "failures": 0, "errors": errors, "skipped": 0,
-            "duration_ms": 1200 + tests * 10, "report_digest": null
-        }),
-    )
+impl Story<'_> {
+    fn source(&mut self, kind: &str, uri: &str, file: &str, content: &str) -> Result<Source> {
+        let path = self.dir.join("data").join(file);
+        write(&path, content)?;
+        let digest = artifact::hash_path(&path, Options::default())?.blake3;
+        (self.say)(&format!("  data source {kind:<13} {uri}  {digest}"));
+        Ok(Source {
+            source_kind: kind.into(),
+            uri: uri.into(),
+            digest,
+        })
+    }
+
+    /// Writes an artifact's files (one file, or a directory) and records it.
+    fn artifact(
+        &mut self,
+        name: &str,
+        provider: &str,
+        kind: &str,
+        files: &[(&str, String)],
+        sources: Vec<Source>,
+        parents: Vec<Digest>,
+    ) -> Result<Digest> {
+        let root = self.dir.join("models").join(name);
+        for (file, content) in files {
+            write(&root.join(file), content)?;
+        }
+        let path = if files.len() == 1 {
+            root.join(files[0].0)
+        } else {
+            root
+        };
+        let hashed = artifact::hash_path(
+            &path,
+            Options {
+                sha256: true,
+                follow_symlinks: false,
+            },
+        )?;
+        let meta = ArtifactMeta {
+            name: name.into(),
+            provider: provider.into(),
+            artifact_kind: kind.into(),
+            uri: Some(format!("{provider}://models/{name}")),
+            sources,
+            parents,
+            config_digest: None,
+        };
+        let added = self
+            .ledger
+            .add_artifact(&format!("trainer@{provider}"), &hashed, meta)?;
+        (self.say)(&format!(
+            "  #{:<3} artifact {name} ({kind}) from {provider}: {} file(s), {}",
+            added.index,
+            hashed.files.len(),
+            hashed.blake3
+        ));
+        Ok(hashed.blake3)
+    }
+
+    fn lane(&mut self, lane: &str, report: &str) -> Result<()> {
+        let path = self.dir.join("reports").join(format!("{lane}.xml"));
+        write(&path, report)?;
+        let (a, r) =
+            self.ledger
+                .record_lane("ci@acme", lane, &path, Some(self.commit.into()), vec![])?;
+        let note = if r.errors > 0 {
+            " (blocked: collection error, missing module)"
+        } else {
+            ""
+        };
+        (self.say)(&format!(
+            "  #{:<3} lane {lane}: {:?} — {} tests, {} errors{note}",
+            a.index,
+            format!("{:?}", r.outcome).to_lowercase(),
+            r.tests,
+            r.errors
+        ));
+        Ok(())
+    }
+
+    fn gates(&mut self, name: &str, candidate: &Digest, metrics: Value) -> Result<bool> {
+        let path = self.dir.join("metrics").join(format!("{name}.json"));
+        write(&path, metrics.to_string())?;
+        let evidence = vec![format!(
+            "metrics/{name}.json {}",
+            Digest::sha256(metrics.to_string().as_bytes())
+        )];
+        let eval = self
+            .ledger
+            .evaluate_gates("eval@acme", candidate, &metrics, evidence)?;
+        let failures = eval.failures();
+        let passed = eval.decisions.len() - failures.len();
+        (self.say)(&format!(
+            "  gates for {name}: {passed} passed{}",
+            if failures.is_empty() {
+                String::new()
+            } else {
+                format!(", FAILED: {}", failures.join("; "))
+            }
+        ));
+        Ok(failures.is_empty())
+    }
+
+    fn fuse(&mut self, id: &str, components: Vec<Digest>) -> Result<bool> {
+        let req = FuseRequest {
+            release_id: id.into(),
+            components,
+            commit: Some(self.commit.into()),
+            override_reason: None,
+        };
+        match self.ledger.fuse("release-manager@acme", &req)? {
+            Fused::Fused { appended, .. } => {
+                (self.say)(&format!(
+                    "  #{:<3} release {id} fused: the policy is satisfied",
+                    appended.index
+                ));
+                Ok(true)
+            }
+            Fused::Refused { unmet } => {
+                (self.say)(&format!("  release {id} REFUSED by the policy:"));
+                for u in unmet {
+                    (self.say)(&format!("       - {u}"));
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    fn promote(&mut self, id: &str) -> Result<()> {
+        let a = self
+            .ledger
+            .promote("release-manager@acme", id, "production")?;
+        (self.say)(&format!(
+            "  #{:<3} release {id} promoted to channel production",
+            a.index
+        ));
+        Ok(())
+    }
+}
+
+fn metrics(accuracy: f64, toxicity: f64, latency: f64, cost: f64) -> Value {
+    json!({"eval": {"accuracy": accuracy}, "safety": {"toxicity_rate": toxicity},
+           "p95_latency_ms": latency, "cost_per_1k_tokens_usd": cost})
 }
 
 /// Runs the demo in `dir` (which must not hold a ledger yet), narrating through `say`.
 ///
 /// # Errors
-/// Any ledger error; [`crate::Error::Failed`] if a proof does not verify (a bug).
+/// Any ledger or file error; [`Error::Failed`] if a proof does not verify (a bug).
 pub fn run(dir: &Path, say: &mut dyn FnMut(&str)) -> Result<Report> {
     let ledger_dir = dir.join(LEDGER_DIR);
     let ledger = Ledger::init(&ledger_dir, "demo.provledger.local/ml-releases")?;
     say(&format!("created a ledger in {}", ledger_dir.display()));
-
-    let artifacts = [
-        (
-            "support-adapter",
-            "huggingface",
-            "text-adapter",
-            ("hf-dataset", "hf://datasets/acme/tickets"),
-        ),
-        (
-            "search-embeddings",
-            "gcp",
-            "embeddings",
-            ("notion-export", "notion://acme/kb-export-2026-11"),
-        ),
-        (
-            "edge-runtime",
-            "aws",
-            "runtime-distilled",
-            ("s3-object", "s3://acme-train/distill/shard-0.parquet"),
-        ),
-    ];
-    let mut refs = Vec::new();
-    for (name, provider, kind, source) in artifacts {
-        let a = ledger.append("trainer@acme", artifact(name, provider, kind, source)?)?;
-        say(&format!(
-            "  #{:<3} artifact {name} from {provider} ({kind}), trained on {}",
-            a.index, source.1
-        ));
-        refs.push((a, name, provider, kind));
-    }
-
-    let lanes = [
-        ("preflight", "passed", 12, 0),
-        ("fast", "error", 0, 1),
-        ("fast", "passed", 240, 0),
-        ("federation-integration", "passed", 38, 0),
-        ("release", "passed", 9, 0),
-    ];
-    let batch: Vec<(String, Body)> = lanes
-        .iter()
-        .map(|(n, o, t, e)| Ok(("ci@acme".to_string(), lane(n, o, *t, *e)?)))
-        .collect::<Result<_>>()?;
-    let lane_results = ledger.append_batch(batch)?;
-    for (a, (name, outcome, ..)) in lane_results.iter().zip(lanes) {
-        let note = if outcome == "error" {
-            " (blocked by a collection error)"
-        } else {
-            ""
-        };
-        say(&format!("  #{:<3} lane {name}: {outcome}{note}", a.index));
-    }
-
-    let policy = ledger.append(
-        "release-manager@acme",
-        body(Kind::Policy, crate::examples::example(Kind::Policy))?,
-    )?;
     say(&format!(
-        "  #{:<3} policy 'production' with its gates and required lanes",
-        policy.index
+        "verifier key: {}",
+        ledger.current_key()?.to_text()
     ));
-    let policy_ref = RecordRef {
-        index: policy.index,
-        leaf_hash: policy.leaf_hash,
+    let mut s = Story {
+        dir: dir.to_path_buf(),
+        ledger,
+        say,
+        commit: "9fceb02d0ae598e95dc970b74767f19372d61af8",
     };
-    let policy_digest = Digest::sha256(&ledger.entry(policy.index)?.bytes);
 
-    let components: Vec<serde_json::Value> = refs
-        .iter()
-        .map(|(a, name, provider, kind)| {
-            let digest = ledger.entry(a.index).map(|e| match &e.record.body {
-                Body::Artifact(b) => b.digests[0],
-                _ => unreachable!("artifact records hold artifacts"),
-            });
-            digest.map(|d| {
-                json!({"artifact": {"index": a.index, "leaf_hash": a.leaf_hash},
-                "digest": d, "name": name, "provider": provider, "artifact_kind": kind})
-            })
-        })
-        .collect::<Result<_>>()?;
-    let used_lanes: Vec<RecordRef> = [0, 2, 3, 4]
-        .iter()
-        .map(|&i| RecordRef {
-            index: lane_results[i].index,
-            leaf_hash: lane_results[i].leaf_hash,
-        })
-        .collect();
-    let fused = ledger.append(
-        "release-manager@acme",
-        body(
-            Kind::FusedManifest,
-            json!({
-                "release_id": "v1", "commit": "9fceb02d0ae598e95dc970b74767f19372d61af8",
-                "components": components, "decisions": [], "lane_results": used_lanes,
-                "policy": policy_ref, "policy_digest": policy_digest, "override_": null
-            }),
-        )?,
+    (s.say)("\n1. Training data and the providers' artifacts");
+    let notion = s.source(
+        "notion-export",
+        "notion://acme/support-kb/2026-11-30",
+        "notion/kb.md",
+        "# Refund policy\nRefunds within 30 days.\n",
     )?;
-    say(&format!(
-        "  #{:<3} fused manifest of release v1 (3 components)",
-        fused.index
-    ));
-    let promoted = ledger.append(
-        "release-manager@acme",
-        body(
-            Kind::Promotion,
-            json!({"channel": "production", "release_id": "v1",
-            "release": {"index": fused.index, "leaf_hash": fused.leaf_hash}, "replaces": null}),
-        )?,
+    let hf_data = s.source(
+        "hf-dataset",
+        "hf://datasets/acme/support-tickets@v7",
+        "hf/tickets.jsonl",
+        "{\"q\": \"refund?\", \"a\": \"30 days\"}\n",
     )?;
-    say(&format!(
-        "  #{:<3} promotion of v1 to channel production",
-        promoted.index
-    ));
+    let s3 = s.source(
+        "s3-object",
+        "s3://acme-train/distill/shard-0.parquet",
+        "s3/shard-0.parquet",
+        "PAR1 distillation shard 0",
+    )?;
+    let adapter = s.artifact(
+        "support-adapter",
+        "huggingface",
+        "text-adapter",
+        &[
+            ("adapter_config.json", "{\"r\": 16, \"alpha\": 32}".into()),
+            ("adapter_model.safetensors", "LoRA weights v1".into()),
+        ],
+        vec![hf_data.clone()],
+        vec![],
+    )?;
+    let embeddings_v1 = s.artifact(
+        "kb-embeddings-v1",
+        "gcp",
+        "embeddings",
+        &[("embeddings.bin", "embedding table v1".into())],
+        vec![notion.clone()],
+        vec![],
+    )?;
+    let runtime_v1 = s.artifact(
+        "edge-runtime-v1",
+        "aws",
+        "runtime-distilled",
+        &[
+            ("model.onnx", "distilled graph v1".into()),
+            ("tokenizer.json", "{\"vocab\": 32000}".into()),
+        ],
+        vec![s3.clone()],
+        vec![adapter],
+    )?;
 
-    let status = ledger.status()?;
-    say(&format!(
-        "tree head: size {}, root {}",
-        status.size, status.root
+    (s.say)("\n2. The promotion policy and the test lanes (pytest JUnit reports)");
+    let p = policy::parse(POLICY)?;
+    let a = s.ledger.set_policy("release-manager@acme", p)?;
+    let digest = s.ledger.policy()?.digest;
+    (s.say)(&format!(
+        "  #{:<3} policy 'production': quality, safety, latency and cost gates; 4 required lanes ({digest})",
+        a.index
     ));
-    let (_, checkpoint) = ledger.checkpoint(None)?;
-    say("signed checkpoint (C2SP tlog-checkpoint):");
-    for line in checkpoint.lines() {
-        say(&format!("  {line}"));
+    s.lane("preflight", JUNIT_PASSING)?;
+    s.lane("fast", JUNIT_PASSING)?;
+    s.lane("federation-integration", JUNIT_COLLECTION_ERROR)?;
+    s.lane("federation-integration", JUNIT_PASSING)?;
+    s.lane("release", JUNIT_PASSING)?;
+
+    (s.say)("\n3. Gates, and release v1");
+    s.gates(
+        "support-adapter",
+        &adapter,
+        metrics(0.91, 0.004, 120.0, 0.21),
+    )?;
+    s.gates(
+        "kb-embeddings-v1",
+        &embeddings_v1,
+        metrics(0.89, 0.031, 40.0, 0.05),
+    )?;
+    s.gates(
+        "edge-runtime-v1",
+        &runtime_v1,
+        metrics(0.88, 0.006, 190.0, 0.12),
+    )?;
+    s.fuse("v1", vec![adapter, embeddings_v1, runtime_v1])?;
+    let embeddings_v2 = s.artifact(
+        "kb-embeddings-v2",
+        "gcp",
+        "embeddings",
+        &[("embeddings.bin", "embedding table v2, filtered".into())],
+        vec![notion.clone()],
+        vec![],
+    )?;
+    s.gates(
+        "kb-embeddings-v2",
+        &embeddings_v2,
+        metrics(0.9, 0.008, 42.0, 0.05),
+    )?;
+    s.fuse("v1", vec![adapter, embeddings_v2, runtime_v1])?;
+    s.promote("v1")?;
+
+    (s.say)("\n4. Releases v2 and v3");
+    let runtime_v2 = s.artifact(
+        "edge-runtime-v2",
+        "aws",
+        "runtime-distilled",
+        &[
+            ("model.onnx", "distilled graph v2".into()),
+            ("tokenizer.json", "{\"vocab\": 32000}".into()),
+        ],
+        vec![s3.clone()],
+        vec![adapter],
+    )?;
+    s.gates(
+        "edge-runtime-v2",
+        &runtime_v2,
+        metrics(0.9, 0.005, 150.0, 0.10),
+    )?;
+    s.fuse("v2", vec![adapter, embeddings_v2, runtime_v2])?;
+    s.promote("v2")?;
+    let runtime_v3 = s.artifact(
+        "edge-runtime-v3",
+        "aws",
+        "runtime-distilled",
+        &[
+            ("model.onnx", "distilled graph v3, int4".into()),
+            ("tokenizer.json", "{\"vocab\": 32000}".into()),
+        ],
+        vec![s3],
+        vec![adapter],
+    )?;
+    s.gates(
+        "edge-runtime-v3",
+        &runtime_v3,
+        metrics(0.9, 0.005, 95.0, 0.06),
+    )?;
+    s.fuse("v3", vec![adapter, embeddings_v2, runtime_v3])?;
+    s.promote("v3")?;
+
+    (s.say)("\n5. A node operator rolls production back from v3 to v2");
+    let rb = s.ledger.rollback(
+        "oncall@acme",
+        "production",
+        None,
+        "p95 latency regression on eu nodes",
+        false,
+    )?;
+    (s.say)(&format!(
+        "  #{:<3} rollback: production is v2 again (the rollback is a new record; nothing was rewritten)",
+        rb.index
+    ));
+    for m in s.ledger.channel_history("production")? {
+        (s.say)(&format!(
+            "       {} {:<9} {} -> {} by {}",
+            m.time,
+            m.kind,
+            m.replaces.as_deref().unwrap_or("-"),
+            m.release_id,
+            m.actor
+        ));
     }
 
-    // An auditor's view: only the proof file and the verifier key, no ledger.
-    let vkey = ledger.current_key()?;
-    let file = ledger.inclusion_file(fused.index, None)?.format();
-    let proof_path = dir.join("release-v1.tlog-proof");
-    std::fs::write(&proof_path, &file)
-        .map_err(|e| crate::Error::Io(format!("writing {}: {e}", proof_path.display())))?;
-    let report = crate::proof_file::verify(&file, std::slice::from_ref(&vkey), None)?;
-    say(&format!(
-        "provenance proof of the v1 manifest (record {}) written to {}",
-        fused.index,
-        proof_path.display()
+    (s.say)("\n6. An auditor checks the provenance of v2, offline");
+    let tree = s.ledger.provenance("v2")?;
+    let vkey = s.ledger.current_key()?;
+    let mut indexes = vec![
+        tree["manifest"]["index"].as_u64().unwrap_or_default(),
+        tree["policy"]["index"].as_u64().unwrap_or_default(),
+    ];
+    for group in ["gate_decisions", "lane_results", "channel_moves"] {
+        indexes.extend(
+            tree[group]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["index"].as_u64()),
+        );
+    }
+    for a in tree["artifacts"].as_array().into_iter().flatten() {
+        collect_artifacts(a, &mut indexes);
+    }
+    indexes.sort_unstable();
+    indexes.dedup();
+    let proofs = s.dir.join("proofs-v2");
+    for i in &indexes {
+        let file = s.ledger.inclusion_file(*i, None)?.format();
+        write(&proofs.join(format!("record-{i}.tlog-proof")), &file)?;
+        proof_file::verify(&file, std::slice::from_ref(&vkey), None)?;
+    }
+    (s.say)(&format!(
+        "  release v2: {} artifacts (with sources and parents), {} gate decisions, {} lane results, {} channel moves",
+        tree["artifacts"].as_array().map_or(0, Vec::len),
+        tree["gate_decisions"].as_array().map_or(0, Vec::len),
+        tree["lane_results"].as_array().map_or(0, Vec::len),
+        tree["channel_moves"].as_array().map_or(0, Vec::len)
     ));
-    say(&format!(
-        "verified offline with only the key {}: checkpoint signature, origin, and the {}-hash \
-         inclusion path to root {}",
-        vkey.to_text(),
-        crate::proof_file::ProofFile::parse(&file).map(|f| match f {
-            crate::proof_file::ProofFile::Inclusion(i) => i.path.len(),
-            crate::proof_file::ProofFile::Consistency(c) => c.proof.len(),
-        })?,
-        report.root
+    (s.say)(&format!(
+        "  {} records of its provenance proved: every C2SP tlog-proof in {} verified with only the key",
+        indexes.len(),
+        proofs.display()
     ));
-    let c = ledger.prove_consistency(policy.index, None)?;
-    verify_consistency(
-        c.first.size,
-        c.second.size,
-        &c.first.root,
-        &status.root,
-        &c.proof,
-    )?;
-    say(&format!(
-        "verified: the tree of size {} (before the policy) is a prefix of today's tree ({} hashes)",
-        c.first.size,
-        c.proof.len()
-    ));
-    let audit = ledger.verify(None, &mut |_, _| {})?;
-    say(&format!(
-        "verified the whole ledger: {} records, {} checkpoints, every tree node and index row",
-        audit.size, audit.checkpoints
+    let audit = s.ledger.verify(None, &mut |_, _| {})?;
+    (s.say)(&format!(
+        "  the whole ledger verified: {} records, {} signed checkpoints, root {}",
+        audit.size, audit.checkpoints, audit.root
     ));
     Ok(Report { ledger_dir })
+}
+
+fn collect_artifacts(a: &Value, out: &mut Vec<u64>) {
+    if let Some(i) = a["record"]["index"].as_u64() {
+        out.push(i);
+    }
+    for p in a["parents"].as_array().into_iter().flatten() {
+        collect_artifacts(p, out);
+    }
 }
