@@ -21,6 +21,10 @@ pub enum Error {
     /// The file system or the storage engine failed.
     #[error("{0}")]
     Io(String),
+    /// A write was attempted on a ledger opened read-only ([`crate::ledger::with_writable`]
+    /// then reopens it for writing).
+    #[error("the ledger was opened read-only")]
+    ReadOnly,
 }
 
 impl Error {

@@ -32,6 +32,7 @@ pub struct Ledger {
     pub(crate) origin: String,
     /// The key that signs checkpoints; loaded for writable opens.
     pub(crate) signer: Option<Signer>,
+    writable: bool,
 }
 
 /// What an append returns: where the record went and the head it produced.
@@ -169,6 +170,29 @@ pub fn sign_checkpoint(origin: &str, head: TreeHead, signers: &[&Signer]) -> Res
     note::sign(&text, signers)
 }
 
+/// Runs `op` on the ledger in `dir` without changing the file unless `op` appends, and returns
+/// the ledger it ran on with the result: first on a
+/// read-only open (where refusals, bad input and already-done operations end without a write;
+/// redb rewrites its header when a file is merely opened for writing), then, only if `op`
+/// tried to append, again on a writable open, where it re-checks under the exclusive lock.
+///
+/// # Errors
+/// Whatever `op` or opening returns.
+pub fn with_writable<T>(
+    dir: &Path,
+    mut op: impl FnMut(&mut Ledger) -> Result<T>,
+) -> Result<(Ledger, T)> {
+    let mut reader = Ledger::open(dir, false)?;
+    match op(&mut reader) {
+        Err(Error::ReadOnly) => {}
+        other => return other.map(|t| (reader, t)),
+    }
+    drop(reader);
+    let mut writer = Ledger::open(dir, true)?;
+    let out = op(&mut writer)?;
+    Ok((writer, out))
+}
+
 /// Finds the ledger directory: `start` itself or its nearest ancestor holding [`LEDGER_DIR`].
 pub fn find_ledger_dir(start: &Path) -> Option<PathBuf> {
     start
@@ -232,6 +256,7 @@ impl Ledger {
             dir: dir.to_path_buf(),
             origin: origin.to_string(),
             signer: Some(signer),
+            writable: true,
         })
     }
 
@@ -247,6 +272,7 @@ impl Ledger {
             dir: dir.to_path_buf(),
             origin,
             signer: None,
+            writable,
         };
         ledger.check_structure()?;
         if writable {
@@ -277,6 +303,9 @@ impl Ledger {
 
     /// The signing key, or an error saying where it should be.
     pub(crate) fn signer(&self) -> Result<&Signer> {
+        if !self.writable {
+            return Err(Error::ReadOnly);
+        }
         self.signer.as_ref().ok_or_else(|| {
             invalid(format!(
                 "no signing key at {} (this ledger cannot sign checkpoints here)",

@@ -202,7 +202,7 @@ impl Store {
     /// Whatever `f` returns; storage errors.
     pub fn write<T>(&self, f: impl FnOnce(&mut Batch) -> Result<T>) -> Result<T> {
         let Handle::Write(db) = &self.handle else {
-            return Err(Error::Invalid("the ledger was opened read-only".into()));
+            return Err(Error::ReadOnly);
         };
         // This process holds the file exclusively: no other writer can be waiting.
         let mut txn = db.begin_write().map_err(storage("starting a write"))?;

@@ -417,3 +417,40 @@ fn commands_outside_a_ledger_say_how_to_make_one() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("provledger init"), "{}", r.stderr);
 }
+
+#[test]
+fn an_append_returns_a_receipt_that_verifies_offline() {
+    let dir = setup();
+    let body = ok(dir.path(), &["append", "--example", "lane-result"]);
+    let r = run_in(
+        dir.path(),
+        &[
+            "append",
+            "--kind",
+            "lane-result",
+            "--json",
+            "-",
+            "--format",
+            "json",
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["inclusion_proof"]["index"], 3);
+    assert!(
+        v["checkpoint"]
+            .as_str()
+            .unwrap()
+            .starts_with("test.example/cli\n4\n")
+    );
+    let receipt = dir.path().join("receipt.tlog-proof");
+    std::fs::write(&receipt, v["receipt"].as_str().unwrap()).unwrap();
+    let vkey = ok(dir.path(), &["key", "show"]).trim().to_string();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = ok(
+        elsewhere.path(),
+        &["verify-proof", receipt.to_str().unwrap(), "--vkey", &vkey],
+    );
+    assert!(out.starts_with("valid: record 3"), "{out}");
+}

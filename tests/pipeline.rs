@@ -600,3 +600,242 @@ fn adding_the_same_artifact_twice_returns_the_existing_record() {
     assert_eq!(a, w.adapter);
     assert_eq!(w.ledger.status().unwrap().size, before);
 }
+
+/// The real binary: pipeline errors exit 2 (bad input) or 1 (refused), print one line (plus
+/// the list of unmet requirements for a refused fuse), and leave the ledger unchanged.
+#[test]
+fn pipeline_errors_exit_with_one_line_and_leave_the_ledger_unchanged() {
+    use std::process::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_provledger"))
+            .args(args)
+            .current_dir(p)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert_eq!(run(&["init", "--origin", "test.example/cli-pipeline"]).0, 0);
+    std::fs::write(p.join("policy.toml"), POLICY).unwrap();
+    std::fs::write(
+        p.join("bad-policy.toml"),
+        POLICY.replace("\">=\"", "\"=>\""),
+    )
+    .unwrap();
+    std::fs::write(p.join("model.bin"), "weights").unwrap();
+    std::fs::write(p.join("metrics.json"), r#"{"eval": {"accuracy": 0.5}}"#).unwrap();
+    std::fs::write(p.join("not-json.json"), "{accuracy").unwrap();
+    let junit = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/junit");
+    let truncated = junit.join("truncated.xml");
+    assert_eq!(run(&["policy", "set", "policy.toml"]).0, 0);
+    let (code, out, err) = run(&[
+        "artifact",
+        "add",
+        "model.bin",
+        "--name",
+        "m",
+        "--provider",
+        "aws",
+        "--kind",
+        "runtime-distilled",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let digest = serde_json::from_str::<serde_json::Value>(&out).unwrap()["artifact"]["digests"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ledger = p.join(".provledger/ledger.redb");
+    let before = std::fs::read(&ledger).unwrap();
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        (vec!["policy", "set", "bad-policy.toml"], 2, "line 7"),
+        (vec!["policy", "set", "missing.toml"], 2, "cannot read"),
+        (
+            vec![
+                "artifact",
+                "add",
+                "nothing.bin",
+                "--name",
+                "m",
+                "--provider",
+                "aws",
+                "--kind",
+                "k",
+            ],
+            2,
+            "cannot read",
+        ),
+        (
+            vec![
+                "artifact",
+                "add",
+                "model.bin",
+                "--name",
+                "m",
+                "--provider",
+                "aws",
+                "--kind",
+                "k",
+                "--source",
+                "s3",
+            ],
+            2,
+            "KIND,URI,DIGEST",
+        ),
+        (
+            vec![
+                "artifact",
+                "add",
+                "model.bin",
+                "--name",
+                "m",
+                "--provider",
+                "aws",
+                "--kind",
+                "k",
+                "--parent",
+                "md5:1",
+            ],
+            2,
+            "not blake3 or sha256",
+        ),
+        (
+            vec!["artifact", "verify", &digest, "policy.toml"],
+            1,
+            "mismatch",
+        ),
+        (
+            vec![
+                "lane",
+                "record",
+                "--lane",
+                "fast",
+                "--junit",
+                truncated.to_str().unwrap(),
+            ],
+            2,
+            "malformed JUnit XML",
+        ),
+        (
+            vec![
+                "lane",
+                "record",
+                "--lane",
+                "fast",
+                "--outcome",
+                "passed",
+                "--tests",
+                "0",
+            ],
+            2,
+            "at least one test",
+        ),
+        (
+            vec!["lane", "record", "--lane", "fast", "--outcome", "great"],
+            2,
+            "--outcome",
+        ),
+        (
+            vec![
+                "gate",
+                "evaluate",
+                "--candidate",
+                "blake3:00",
+                "--metrics",
+                "metrics.json",
+            ],
+            2,
+            "64 lower-case hex",
+        ),
+        (
+            vec![
+                "gate",
+                "evaluate",
+                "--candidate",
+                &digest,
+                "--metrics",
+                "not-json.json",
+            ],
+            2,
+            "malformed JSON",
+        ),
+        (
+            vec!["release", "promote", "v9", "--channel", "production"],
+            2,
+            "never fused",
+        ),
+        (
+            vec![
+                "release",
+                "rollback",
+                "--channel",
+                "production",
+                "--reason",
+                "x",
+            ],
+            2,
+            "no release to roll back",
+        ),
+        (
+            vec!["release", "current", "--channel", "production"],
+            2,
+            "has no release",
+        ),
+        (vec!["release", "provenance", "v9"], 2, "never fused"),
+        (
+            vec!["release", "at", "--channel", "production", "--time", "noon"],
+            2,
+            "RFC 3339",
+        ),
+    ];
+    for (args, code, expected) in cases {
+        let (got, _, err) = run(&args);
+        assert_eq!(got, code, "{args:?}: {err}");
+        assert!(
+            err.contains(expected),
+            "{args:?}: expected '{expected}' in {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert_eq!(
+            std::fs::read(&ledger).unwrap(),
+            before,
+            "{args:?} changed the ledger"
+        );
+    }
+    // A refused fuse: exit 1, the unmet requirements listed, nothing appended.
+    let (code, _, err) = run(&[
+        "release",
+        "fuse",
+        "--id",
+        "v1",
+        "--artifact",
+        &digest,
+        "--commit",
+        "c1",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("refused") && err.contains("no decision") && err.contains("lane 'fast'"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&ledger).unwrap(), before);
+    // A failed gate is recorded, and exits 1.
+    let (code, _, err) = run(&[
+        "gate",
+        "evaluate",
+        "--candidate",
+        &digest,
+        "--metrics",
+        "metrics.json",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("gate 'quality'") && err.contains("metric 'p95_latency_ms' is missing"),
+        "{err}"
+    );
+}

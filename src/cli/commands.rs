@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use provledger::ledger::{Filter, format_time};
+use provledger::ledger::{Filter, format_time, with_writable};
 use provledger::{Body, Digest, Error, Kind, Ledger, demo, examples, keys};
 use serde_json::json;
 
@@ -132,22 +132,30 @@ fn append(
         items.push((actor.clone(), body));
     }
     let dir = input::ledger_dir(flag)?;
-    let ledger = Ledger::open(&dir, true)?;
-    let appended = ledger.append_batch(items)?;
+    let (ledger, appended) = with_writable(&dir, |l| l.append_batch(items.clone()))?;
     let head = appended.last().expect("at least one record").head;
+    // The receipt: the last record's inclusion proof against the checkpoint of this commit.
+    let last = head.size - 1;
+    let receipt = ledger.inclusion_file(last, Some(head.size))?;
+    let (_, checkpoint) = ledger.checkpoint(Some(head.size))?;
     match format {
-        Format::Json => println!("{}", json!({"appended": appended, "head": head})),
+        Format::Json => {
+            let proof = ledger.prove_inclusion(last, Some(head.size))?;
+            let out = json!({"appended": appended, "head": head, "checkpoint": checkpoint,
+                "inclusion_proof": proof, "receipt": receipt.format()});
+            println!("{out}");
+        }
         Format::Text => {
-            let (first, last) = (appended[0].index, head.size - 1);
+            let first = appended[0].index;
             if first == last {
                 println!("appended record {first} ({kind})");
             } else {
-                println!(
-                    "appended records {first}..={last} ({} {kind} records)",
-                    appended.len()
-                );
+                let n = appended.len();
+                println!("appended records {first}..={last} ({n} {kind} records)");
             }
             println!("tree head: size {}, root {}", head.size, head.root);
+            println!("receipt (inclusion of record {last}, C2SP tlog-proof):");
+            print!("{}", receipt.format());
         }
     }
     Ok(0)

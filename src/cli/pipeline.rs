@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Subcommand;
 use provledger::kinds::{LaneResult, Outcome, Source};
+use provledger::ledger::with_writable;
 use provledger::pipeline::artifact::{self, Options};
 use provledger::pipeline::release::{FuseRequest, Fused};
 use provledger::pipeline::{ArtifactMeta, policy as policy_file};
@@ -224,8 +225,12 @@ pub enum ReleaseCommand {
     },
 }
 
-fn writable(flag: Option<PathBuf>) -> Result<Ledger> {
-    Ok(Ledger::open(&input::ledger_dir(flag)?, true)?)
+/// Runs `op` so that the file changes only if it appends (see `with_writable`).
+fn write_op<T>(
+    flag: Option<PathBuf>,
+    op: impl FnMut(&mut Ledger) -> provledger::Result<T>,
+) -> Result<(Ledger, T)> {
+    Ok(with_writable(&input::ledger_dir(flag)?, op)?)
 }
 
 fn digest(text: &str) -> Result<Digest> {
@@ -289,8 +294,9 @@ pub fn artifact(flag: Option<PathBuf>, c: ArtifactCommand) -> Result<i32> {
                 s.finish_and_clear();
             }
             let hashed = hashed?;
-            let ledger = Ledger::open(&dir, true)?;
-            let added = ledger.add_artifact(&input::actor(actor), &hashed, meta)?;
+            let actor = input::actor(actor);
+            let (_, added) =
+                with_writable(&dir, |l| l.add_artifact(&actor, &hashed, meta.clone()))?;
             if json {
                 println!(
                     "{}",
@@ -368,8 +374,9 @@ pub fn lane(flag: Option<PathBuf>, c: LaneCommand) -> Result<i32> {
     let actor = input::actor(actor);
     let (index, result) = match junit {
         Some(file) => {
-            let ledger = writable(flag)?;
-            let (a, r) = ledger.record_lane(&actor, &lane, &file, commit, subjects)?;
+            let (_, (a, r)) = write_op(flag, |l| {
+                l.record_lane(&actor, &lane, &file, commit.clone(), subjects.clone())
+            })?;
             (a.index, r)
         }
         None => {
@@ -387,11 +394,8 @@ pub fn lane(flag: Option<PathBuf>, c: LaneCommand) -> Result<i32> {
                 duration_ms,
                 report_digest: None,
             };
-            let ledger = writable(flag)?;
-            (
-                ledger.record_lane_manual(&actor, result.clone())?.index,
-                result,
-            )
+            let (_, a) = write_op(flag, |l| l.record_lane_manual(&actor, result.clone()))?;
+            (a.index, result)
         }
     };
     if json {
@@ -418,8 +422,8 @@ pub fn policy(flag: Option<PathBuf>, c: PolicyCommand) -> Result<i32> {
             let text = input::read_text(&file.to_string_lossy())?;
             let parsed = policy_file::parse(&text)
                 .map_err(|e| Error::Invalid(format!("{}: {e}", file.display())))?;
-            let ledger = writable(flag)?;
-            let appended = ledger.set_policy(&input::actor(actor), parsed)?;
+            let actor = input::actor(actor);
+            let (ledger, appended) = write_op(flag, |l| l.set_policy(&actor, parsed.clone()))?;
             let digest = ledger.policy()?.digest;
             if json {
                 println!("{}", json!({"index": appended.index, "digest": digest}));
@@ -468,8 +472,10 @@ pub fn gate(flag: Option<PathBuf>, c: GateCommand) -> Result<i32> {
     } else {
         evidence
     };
-    let ledger = writable(flag)?;
-    let eval = ledger.evaluate_gates(&input::actor(actor), &candidate, &doc, evidence)?;
+    let actor = input::actor(actor);
+    let (_, eval) = write_op(flag, |l| {
+        l.evaluate_gates(&actor, &candidate, &doc, evidence.clone())
+    })?;
     let failures = eval.failures();
     if json {
         println!("{}", json!({"evaluation": eval, "failed": failures}));
@@ -537,8 +543,8 @@ pub fn release(flag: Option<PathBuf>, c: ReleaseCommand) -> Result<i32> {
                 commit,
                 override_reason: if override_ { reason } else { None },
             };
-            let ledger = writable(flag)?;
-            match ledger.fuse(&input::actor(actor), &req)? {
+            let actor = input::actor(actor);
+            match write_op(flag, |l| l.fuse(&actor, &req))?.1 {
                 Fused::Refused { unmet } => {
                     if json {
                         println!("{}", json!({"fused": false, "unmet": unmet}));
@@ -581,7 +587,8 @@ pub fn release(flag: Option<PathBuf>, c: ReleaseCommand) -> Result<i32> {
             }
         }
         ReleaseCommand::Promote { id, channel, actor } => {
-            let a = writable(flag)?.promote(&input::actor(actor), &id, &channel)?;
+            let actor = input::actor(actor);
+            let (_, a) = write_op(flag, |l| l.promote(&actor, &id, &channel))?;
             println!("release {id} is current on {channel} (record {})", a.index);
             Ok(0)
         }
@@ -592,14 +599,10 @@ pub fn release(flag: Option<PathBuf>, c: ReleaseCommand) -> Result<i32> {
             override_,
             actor,
         } => {
-            let ledger = writable(flag)?;
-            let a = ledger.rollback(
-                &input::actor(actor),
-                &channel,
-                to.as_deref(),
-                &reason,
-                override_,
-            )?;
+            let actor = input::actor(actor);
+            let (ledger, a) = write_op(flag, |l| {
+                l.rollback(&actor, &channel, to.as_deref(), &reason, override_)
+            })?;
             let current = ledger.current(&channel)?.expect("just moved");
             println!(
                 "channel {channel} rolled back from {} to {} (record {})",

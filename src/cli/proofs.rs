@@ -426,8 +426,10 @@ fn rotate(
     actor: Option<String>,
     new: Option<provledger::note::Signer>,
 ) -> Result<i32> {
-    let mut ledger = Ledger::open(&input::ledger_dir(flag)?, true)?;
-    let appended = ledger.rotate_key(&input::actor(actor), new)?;
+    let actor = input::actor(actor);
+    let (ledger, appended) = provledger::ledger::with_writable(&input::ledger_dir(flag)?, |l| {
+        l.rotate_key(&actor, new.clone())
+    })?;
     println!("rotated the signing key in record {}", appended.index);
     println!("new verifier key: {}", ledger.current_key()?.to_text());
     Ok(0)
