@@ -73,7 +73,7 @@ fn provledger(ledger: &Path, args: &[&str]) {
     );
 }
 
-fn add_args<'a>(path: &'a str) -> Vec<&'a str> {
+fn add_args(path: &str) -> Vec<&str> {
     vec![
         "artifact",
         "add",
