@@ -594,7 +594,7 @@ fn head_at(snap: &mut Snapshot, size: Option<u64>) -> Result<TreeHead> {
     })
 }
 
-fn load_entry(snap: &Snapshot, index: u64) -> Result<Entry> {
+pub(crate) fn load_entry(snap: &Snapshot, index: u64) -> Result<Entry> {
     let bytes = snap
         .record(index)?
         .ok_or_else(|| Error::Corrupt(format!("record {index} is missing")))?;

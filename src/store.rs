@@ -533,19 +533,48 @@ impl Snapshot {
     /// # Errors
     /// Storage errors.
     pub fn scan_index(&self, prefix: &crate::index::Prefix, size: u64) -> Result<Vec<u64>> {
-        let index = open_read(&self.txn, INDEX)?;
         let mut found = Vec::new();
-        for epoch in 0..=(size >> crate::index::EPOCH_BITS) {
+        self.walk_index(prefix, size, false, |i| {
+            found.push(i);
+            Ok(true)
+        })?;
+        Ok(found)
+    }
+
+    /// Calls `f` with the record index of each row with `prefix`, in ascending order or (with
+    /// `newest_first`) descending, until it returns `false`: finding the latest row of a term
+    /// reads only the rows after it.
+    ///
+    /// # Errors
+    /// Storage errors and whatever `f` returns.
+    pub fn walk_index(
+        &self,
+        prefix: &crate::index::Prefix,
+        size: u64,
+        newest_first: bool,
+        mut f: impl FnMut(u64) -> Result<bool>,
+    ) -> Result<()> {
+        let index = open_read(&self.txn, INDEX)?;
+        let last = size >> crate::index::EPOCH_BITS;
+        for n in 0..=last {
+            let epoch = if newest_first { last - n } else { n };
             let lo = crate::index::key_in_epoch(prefix, epoch, 0);
             let hi = crate::index::key_in_epoch(prefix, epoch, u64::MAX);
             let rows = index.range(lo..=hi).map_err(storage("reading the index"))?;
+            let rows: Box<dyn Iterator<Item = _>> = if newest_first {
+                Box::new(rows.rev())
+            } else {
+                Box::new(rows)
+            };
             for row in rows {
                 let (k, _) = row.map_err(storage("reading the index"))?;
                 let key = k.value();
-                found.push(u64::from_be_bytes(key[8..].try_into().expect("8 bytes")));
+                if !f(u64::from_be_bytes(key[8..].try_into().expect("8 bytes")))? {
+                    return Ok(());
+                }
             }
         }
-        Ok(found)
+        Ok(())
     }
 
     /// The bytes of tile `key` (empty when absent), without caching.

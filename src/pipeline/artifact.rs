@@ -1,4 +1,4 @@
-//! Hashing artifacts: a file, or a model directory hashed file by file (ledger-format.md §12).
+//! Hashing artifacts: a file, or a model directory hashed file by file (ledger-format.md §10.1).
 //!
 //! BLAKE3 always (large files memory-mapped and hashed on all cores); SHA-256 on request, for
 //! naming artifacts the way OCI, Hugging Face and OpenSSF model-signing do. A directory becomes

@@ -62,6 +62,32 @@ struct Requirements {
     lanes: Vec<RecordRef>,
 }
 
+/// The move `e` makes on `channel`, if it is one.
+fn channel_move(e: &Entry, channel: &str) -> Option<Move> {
+    let (kind, release_id, replaces, reason) = match &e.record.body {
+        Body::Promotion(p) if p.channel == channel => {
+            ("promotion", p.release_id.clone(), p.replaces.clone(), None)
+        }
+        Body::Rollback(r) if r.channel == channel => (
+            "rollback",
+            r.release_id.clone(),
+            Some(r.replaces.clone()),
+            Some(r.reason.clone()),
+        ),
+        _ => return None,
+    };
+    Some(Move {
+        index: e.index,
+        time: format_time(e.record.time_us),
+        time_us: e.record.time_us,
+        actor: e.record.actor.clone(),
+        kind,
+        release_id,
+        replaces,
+        reason,
+    })
+}
+
 fn rref(e: &Entry) -> RecordRef {
     RecordRef {
         index: e.index,
@@ -71,13 +97,30 @@ fn rref(e: &Entry) -> RecordRef {
 
 impl Ledger {
     fn entries(&self, prefix: &index::Prefix) -> Result<Vec<Entry>> {
-        let snap = self.snapshot()?;
-        let size = snap.record_count()?;
         let mut out = Vec::new();
-        for i in snap.scan_index(prefix, size)? {
-            out.push(self.entry(i)?);
-        }
+        self.find_entry(prefix, false, |e| {
+            out.push(e.clone());
+            None::<()>
+        })?;
         Ok(out)
+    }
+
+    /// Loads the records an index term names, oldest or newest first, until `f` returns a
+    /// value: a channel's current release or a release's manifest costs a few reads, not one
+    /// per record of its history.
+    fn find_entry<T>(
+        &self,
+        prefix: &index::Prefix,
+        newest_first: bool,
+        mut f: impl FnMut(&Entry) -> Option<T>,
+    ) -> Result<Option<T>> {
+        let snap = self.snapshot()?;
+        let mut found = None;
+        snap.walk_index(prefix, snap.record_count()?, newest_first, |i| {
+            found = f(&crate::ledger::load_entry(&snap, i)?);
+            Ok(found.is_none())
+        })?;
+        Ok(found)
     }
 
     /// The fused manifest of release `id`.
@@ -85,13 +128,13 @@ impl Ledger {
     /// # Errors
     /// [`Error::Invalid`] when release `id` was never fused.
     pub fn release(&self, id: &str) -> Result<(Entry, FusedManifest)> {
-        self.entries(&index::release_prefix(id))?
-            .into_iter()
-            .find_map(|e| match &e.record.body {
+        self.find_entry(&index::release_prefix(id), false, |e| {
+            match &e.record.body {
                 Body::FusedManifest(m) if m.release_id == id => Some((e.clone(), m.clone())),
                 _ => None,
-            })
-            .ok_or_else(|| invalid(format!("release '{id}' was never fused")))
+            }
+        })?
+        .ok_or_else(|| invalid(format!("release '{id}' was never fused")))
     }
 
     /// Every fused release, in order.
@@ -294,30 +337,10 @@ impl Ledger {
     /// Storage errors.
     pub fn channel_history(&self, channel: &str) -> Result<Vec<Move>> {
         let mut moves = Vec::new();
-        for e in self.entries(&index::channel_prefix(channel))? {
-            let (kind, release_id, replaces, reason) = match &e.record.body {
-                Body::Promotion(p) if p.channel == channel => {
-                    ("promotion", p.release_id.clone(), p.replaces.clone(), None)
-                }
-                Body::Rollback(r) if r.channel == channel => (
-                    "rollback",
-                    r.release_id.clone(),
-                    Some(r.replaces.clone()),
-                    Some(r.reason.clone()),
-                ),
-                _ => continue,
-            };
-            moves.push(Move {
-                index: e.index,
-                time: format_time(e.record.time_us),
-                time_us: e.record.time_us,
-                actor: e.record.actor.clone(),
-                kind,
-                release_id,
-                replaces,
-                reason,
-            });
-        }
+        self.find_entry(&index::channel_prefix(channel), false, |e| {
+            moves.extend(channel_move(e, channel));
+            None::<()>
+        })?;
         Ok(moves)
     }
 
@@ -326,7 +349,9 @@ impl Ledger {
     /// # Errors
     /// Storage errors.
     pub fn current(&self, channel: &str) -> Result<Option<Move>> {
-        Ok(self.channel_history(channel)?.pop())
+        self.find_entry(&index::channel_prefix(channel), true, |e| {
+            channel_move(e, channel)
+        })
     }
 
     /// What was live on `channel` at `time_us` (the last move at or before it).
@@ -378,18 +403,17 @@ impl Ledger {
         reason: &str,
         overridden: bool,
     ) -> Result<Appended> {
-        let history = self.channel_history(channel)?;
-        let current = history
-            .last()
+        let current = self
+            .current(channel)?
             .ok_or_else(|| invalid(format!("channel '{channel}' has no release to roll back")))?;
         let target = match to {
             Some(t) => t.to_string(),
-            None => history
-                .iter()
-                .rev()
-                .map(|m| &m.release_id)
-                .find(|r| **r != current.release_id)
-                .cloned()
+            None => self
+                .find_entry(&index::channel_prefix(channel), true, |e| {
+                    channel_move(e, channel)
+                        .map(|m| m.release_id)
+                        .filter(|r| *r != current.release_id)
+                })?
                 .ok_or_else(|| invalid(format!("channel '{channel}' has no earlier release")))?,
         };
         if target == current.release_id {
