@@ -29,34 +29,7 @@ pub fn default_dir() -> PathBuf {
     std::env::temp_dir().join(format!("provledger-demo-{stamp}-{}", std::process::id()))
 }
 
-const POLICY: &str = r#"name = "production"
-required_lanes = ["preflight", "fast", "federation-integration", "release"]
-
-[[gates]]
-name = "quality"
-metric = "eval.accuracy"
-comparator = ">="
-threshold = 0.85
-
-[[gates]]
-name = "safety"
-metric = "safety.toxicity_rate"
-comparator = "<="
-threshold = 0.02
-
-[[gates]]
-name = "latency"
-metric = "p95_latency_ms"
-comparator = "<="
-threshold = 250
-artifact_kinds = ["runtime-distilled", "embeddings"]
-
-[[gates]]
-name = "cost"
-metric = "cost_per_1k_tokens_usd"
-comparator = "<="
-threshold = 0.40
-"#;
+use crate::pipeline::policy::EXAMPLE as POLICY;
 
 const JUNIT_PASSING: &str = include_str!("../tests/data/junit/passing.xml");
 const JUNIT_COLLECTION_ERROR: &str = include_str!("../tests/data/junit/collection-error.xml");

@@ -839,3 +839,14 @@ fn pipeline_errors_exit_with_one_line_and_leave_the_ledger_unchanged() {
         "{err}"
     );
 }
+
+#[test]
+fn the_example_policy_has_the_four_gates_and_the_four_lanes() {
+    let p = policy::parse(policy::EXAMPLE).unwrap();
+    let names: Vec<&str> = p.gates.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, vec!["quality", "safety", "latency", "cost"]);
+    assert_eq!(
+        p.required_lanes,
+        vec!["preflight", "fast", "federation-integration", "release"]
+    );
+}

@@ -116,6 +116,8 @@ pub enum PolicyCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Print an example policy: quality, safety, latency and cost gates and the four lanes.
+    Example,
 }
 
 #[derive(Subcommand)]
@@ -433,6 +435,10 @@ pub fn policy(flag: Option<PathBuf>, c: PolicyCommand) -> Result<i32> {
                     appended.index
                 );
             }
+            Ok(0)
+        }
+        PolicyCommand::Example => {
+            print!("{}", provledger::pipeline::policy::EXAMPLE);
             Ok(0)
         }
         PolicyCommand::Show { json } => {

@@ -23,6 +23,38 @@ use crate::ledger::{Entry, Filter};
 use crate::record::{Body, Kind, RecordRef};
 use crate::{Appended, Ledger};
 
+/// The example policy (`provledger policy example`): quality, safety, latency and cost gates,
+/// and the four lanes a release requires.
+pub const EXAMPLE: &str = r#"# provledger promotion policy
+name = "production"
+required_lanes = ["preflight", "fast", "federation-integration", "release"]
+
+[[gates]]
+name = "quality"
+metric = "eval.accuracy"
+comparator = ">="
+threshold = 0.85
+
+[[gates]]
+name = "safety"
+metric = "safety.toxicity_rate"
+comparator = "<="
+threshold = 0.02
+
+[[gates]]
+name = "latency"
+metric = "p95_latency_ms"
+comparator = "<="
+threshold = 250
+artifact_kinds = ["runtime-distilled", "embeddings"]
+
+[[gates]]
+name = "cost"
+metric = "cost_per_1k_tokens_usd"
+comparator = "<="
+threshold = 0.40
+"#;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
