@@ -1,0 +1,171 @@
+//! Several processes at once (PRODUCT.md promise 7): writers wait for each other (or fail
+//! with "busy"), readers never see a half-written record, and the final ledger verifies with
+//! exactly the acknowledged records. The extended lane runs the larger sizes of issue 6.
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+const WRITERS: usize = 4;
+const APPENDS: usize = 10;
+
+fn provledger(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_provledger"))
+        .args(args)
+        .current_dir(dir)
+        .env("PROVLEDGER_BUSY_TIMEOUT_MS", "60000")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(text) = stdin {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn concurrent_writers_and_readers_lose_nothing_and_double_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().to_path_buf();
+    assert_eq!(
+        provledger(&p, &["init", "--origin", "test.example/concurrency"], None).0,
+        0
+    );
+    let body = provledger(&p, &["append", "--example", "lane-result"], None).1;
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..2)
+        .map(|r| {
+            let (p, stop) = (p.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut runs = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let args: &[&str] = if r == 0 {
+                        &["log", "--json"]
+                    } else {
+                        &["verify"]
+                    };
+                    let (code, out, err) = provledger(&p, args, None);
+                    assert_eq!(code, 0, "{args:?}: {err}");
+                    if r == 0 {
+                        // Every line a whole record, indexes contiguous from 0.
+                        for (i, line) in out.lines().enumerate() {
+                            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                            assert_eq!(v["index"], i as u64);
+                        }
+                    }
+                    runs += 1;
+                }
+                runs
+            })
+        })
+        .collect();
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let (p, body) = (p.clone(), body.clone());
+            std::thread::spawn(move || {
+                let mut acknowledged = Vec::new();
+                for n in 0..APPENDS {
+                    let mine = body.replace("\"fast\"", &format!("\"writer-{w}-{n}\""));
+                    let (code, out, err) = provledger(
+                        &p,
+                        &[
+                            "append",
+                            "--kind",
+                            "lane-result",
+                            "--json",
+                            "-",
+                            "--format",
+                            "json",
+                        ],
+                        Some(&mine),
+                    );
+                    assert_eq!(code, 0, "writer {w} append {n}: {err}");
+                    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+                    acknowledged.push((
+                        v["appended"][0]["index"].as_u64().unwrap(),
+                        format!("writer-{w}-{n}"),
+                    ));
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    let mut acknowledged: Vec<(u64, String)> = writers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    stop.store(true, Ordering::Relaxed);
+    for r in readers {
+        assert!(r.join().unwrap() > 0, "a reader never ran");
+    }
+    acknowledged.sort();
+    let indexes: Vec<u64> = acknowledged.iter().map(|(i, _)| *i).collect();
+    assert_eq!(
+        indexes,
+        (0..(WRITERS * APPENDS) as u64).collect::<Vec<_>>(),
+        "lost or doubled"
+    );
+    let log = provledger(&p, &["log", "--json"], None).1;
+    for (line, (index, lane)) in log.lines().zip(&acknowledged) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["index"], *index);
+        assert_eq!(v["body"]["lane"], lane.as_str());
+    }
+    let (code, out, err) = provledger(&p, &["verify"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with(&format!("OK: {} records", WRITERS * APPENDS)),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_writer_that_cannot_get_the_file_in_time_fails_with_busy() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    assert_eq!(
+        provledger(p, &["init", "--origin", "test.example/busy"], None).0,
+        0
+    );
+    // Hold the file open for writing from this process, as a long writer would.
+    let db = redb::Database::open(p.join(".provledger/ledger.redb")).unwrap();
+    let body = provledger(p, &["append", "--example", "lane-result"], None).1;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_provledger"))
+        .args(["append", "--kind", "lane-result", "--json", "-"])
+        .current_dir(p)
+        .env("PROVLEDGER_BUSY_TIMEOUT_MS", "300")
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(body.as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    drop(db);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ledger is busy"), "{err}");
+    assert_eq!(err.lines().count(), 1);
+}
