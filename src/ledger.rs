@@ -33,6 +33,10 @@ pub struct Ledger {
     /// The key that signs checkpoints; loaded for writable opens.
     pub(crate) signer: Option<Signer>,
     writable: bool,
+    /// A read snapshot kept between queries, with its tile cache. It stays current because
+    /// no other process can write while this one has the file open (redb `ExclusiveWriter`),
+    /// and this process's own appends drop it.
+    reader: std::sync::Mutex<Option<Snapshot>>,
 }
 
 /// What an append returns: where the record went and the head it produced.
@@ -257,6 +261,7 @@ impl Ledger {
             origin: origin.to_string(),
             signer: Some(signer),
             writable: true,
+            reader: std::sync::Mutex::new(None),
         })
     }
 
@@ -273,6 +278,7 @@ impl Ledger {
             origin,
             signer: None,
             writable,
+            reader: std::sync::Mutex::new(None),
         };
         ledger.check_structure()?;
         if writable {
@@ -392,6 +398,8 @@ impl Ledger {
                 .map_err(|e| invalid(format!("record {}: {e}", n + 1)))?;
         }
         let now = now_us();
+        // The kept snapshot would no longer be the ledger.
+        *self.reader.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.store.write(|batch| {
             let size = batch.record_count()?;
             let range = CompactRange::load(batch, size)?;
@@ -523,8 +531,16 @@ impl Ledger {
     /// # Errors
     /// [`Error::Invalid`] when `size` is beyond the current size.
     pub fn head_at(&self, size: Option<u64>) -> Result<TreeHead> {
-        let mut snap = self.store.read()?;
-        head_at(&mut snap, size)
+        self.read(|snap| head_at(snap, size))
+    }
+
+    /// Runs `f` on the kept read snapshot (made on first use).
+    fn read<T>(&self, f: impl FnOnce(&mut Snapshot) -> Result<T>) -> Result<T> {
+        let mut kept = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.is_none() {
+            *kept = Some(self.store.read()?);
+        }
+        f(kept.as_mut().expect("made above"))
     }
 
     /// The inclusion proof of record `index` in the tree of `size` records (default: current).
@@ -532,18 +548,7 @@ impl Ledger {
     /// # Errors
     /// [`Error::Invalid`] when `index >= size` or `size` is beyond the ledger.
     pub fn prove_inclusion(&self, index: u64, size: Option<u64>) -> Result<InclusionProof> {
-        let mut snap = self.store.read()?;
-        let size = checked_size(&snap, size)?;
-        tree::check_index(index, size)?;
-        // The path first: the root then reuses the tiles and right-border ranges it read.
-        let path = proof::prove_inclusion(&mut snap, index, size)?;
-        Ok(InclusionProof {
-            index,
-            size,
-            leaf_hash: snap.node(0, index)?,
-            root: tree::root(&mut snap, size)?,
-            path,
-        })
+        self.read(|snap| prove_inclusion_in(snap, index, size))
     }
 
     /// The consistency proof from size `first` to size `second` (default: current).
@@ -551,27 +556,52 @@ impl Ledger {
     /// # Errors
     /// [`Error::Invalid`] when `first > second` or `second` is beyond the ledger.
     pub fn prove_consistency(&self, first: u64, second: Option<u64>) -> Result<ConsistencyProof> {
-        let mut snap = self.store.read()?;
-        let second = checked_size(&snap, second)?;
-        if first > second {
-            return Err(invalid(format!(
-                "first size {first} is larger than second size {second}"
-            )));
-        }
-        // The proof first: both roots then reuse the tiles and ranges it read.
-        let proof = proof::prove_consistency(&mut snap, first, second)?;
-        Ok(ConsistencyProof {
-            first: TreeHead {
-                size: first,
-                root: tree::root(&mut snap, first)?,
-            },
-            second: TreeHead {
-                size: second,
-                root: tree::root(&mut snap, second)?,
-            },
-            proof,
-        })
+        self.read(|snap| prove_consistency_in(snap, first, second))
     }
+}
+
+fn prove_inclusion_in(
+    snap: &mut Snapshot,
+    index: u64,
+    size: Option<u64>,
+) -> Result<InclusionProof> {
+    let size = checked_size(snap, size)?;
+    tree::check_index(index, size)?;
+    // The path first: the root then reuses the tiles and right-border ranges it read.
+    let path = proof::prove_inclusion(snap, index, size)?;
+    Ok(InclusionProof {
+        index,
+        size,
+        leaf_hash: snap.node(0, index)?,
+        root: tree::root(snap, size)?,
+        path,
+    })
+}
+
+fn prove_consistency_in(
+    snap: &mut Snapshot,
+    first: u64,
+    second: Option<u64>,
+) -> Result<ConsistencyProof> {
+    let second = checked_size(snap, second)?;
+    if first > second {
+        return Err(invalid(format!(
+            "first size {first} is larger than second size {second}"
+        )));
+    }
+    // The proof first: both roots then reuse the tiles and ranges it read.
+    let proof = proof::prove_consistency(snap, first, second)?;
+    Ok(ConsistencyProof {
+        first: TreeHead {
+            size: first,
+            root: tree::root(snap, first)?,
+        },
+        second: TreeHead {
+            size: second,
+            root: tree::root(snap, second)?,
+        },
+        proof,
+    })
 }
 
 /// `size`, or the current size when `None`; refuses a size beyond the ledger.

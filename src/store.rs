@@ -377,9 +377,9 @@ fn open_read<K: redb::Key + 'static, V: redb::Value + 'static>(
     })
 }
 
-/// Tiles a snapshot keeps: enough for any proof (three strata, two paths), bounded so that a
-/// walk over the whole tree does not grow memory.
-const SNAPSHOT_TILE_CACHE: usize = 16;
+/// Tiles a snapshot keeps (about 60 KiB): every tile of a proof at any size, and the right
+/// border's tiles across proofs; bounded so that memory does not grow with the ledger.
+const SNAPSHOT_TILE_CACHE: usize = 64;
 
 /// A consistent read-only view of the ledger.
 pub struct Snapshot {
@@ -387,9 +387,9 @@ pub struct Snapshot {
     records: ReadOnlyTable<u64, &'static [u8]>,
     tiles: ReadOnlyTable<u64, &'static [u8]>,
     /// Tiles read by this snapshot; a proof reads a handful, so a short list beats a map.
-    tile_cache: Vec<(u64, Vec<u8>)>,
-    /// Right-border ranges computed by this snapshot: at most one per level.
-    computed: Vec<(u64, u64, Hash)>,
+    tile_cache: Bounded<u64, Vec<u8>>,
+    /// Right-border ranges this snapshot computed (`MTH` of ranges that are not perfect).
+    computed: Bounded<(u64, u64), Hash>,
 }
 
 impl Snapshot {
@@ -398,8 +398,8 @@ impl Snapshot {
             records: open_read(&txn, RECORDS)?,
             tiles: open_read(&txn, TILES)?,
             txn,
-            tile_cache: Vec::new(),
-            computed: Vec::new(),
+            tile_cache: Bounded::new(SNAPSHOT_TILE_CACHE),
+            computed: Bounded::new(SNAPSHOT_TILE_CACHE),
         })
     }
 
@@ -636,30 +636,52 @@ impl Snapshot {
 impl HashReader for Snapshot {
     fn node(&mut self, level: u8, index: u64) -> Result<Hash> {
         let (key, position) = locate(level, index);
-        if let Some((_, tile)) = self.tile_cache.iter().find(|(k, _)| *k == key) {
+        if let Some(tile) = self.tile_cache.get(&key) {
             return node_in_tile(tile, position, level, index);
         }
         let row = self.tiles.get(key).map_err(storage("reading tiles"))?;
         let tile = row.map(|v| v.value().to_vec()).unwrap_or_default();
         let hash = node_in_tile(&tile, position, level, index);
-        if self.tile_cache.len() == SNAPSHOT_TILE_CACHE {
-            self.tile_cache.remove(0);
-        }
-        self.tile_cache.push((key, tile));
+        self.tile_cache.insert(key, tile);
         hash
     }
 
     fn computed(&self, lo: u64, hi: u64) -> Option<Hash> {
-        self.computed
-            .iter()
-            .find(|(l, h, _)| (*l, *h) == (lo, hi))
-            .map(|(_, _, hash)| *hash)
+        self.computed.get(&(lo, hi)).copied()
     }
 
     fn remember(&mut self, lo: u64, hi: u64, hash: Hash) {
-        if self.computed.len() == 64 {
-            self.computed.remove(0);
+        self.computed.insert((lo, hi), hash);
+    }
+}
+
+/// A map that forgets its oldest entry beyond `cap` entries.
+struct Bounded<K, V> {
+    map: HashMap<K, V>,
+    order: std::collections::VecDeque<K>,
+    cap: usize,
+}
+
+impl<K: std::hash::Hash + Eq + Copy, V> Bounded<K, V> {
+    fn new(cap: usize) -> Bounded<K, V> {
+        Bounded {
+            map: HashMap::new(),
+            order: std::collections::VecDeque::new(),
+            cap,
         }
-        self.computed.push((lo, hi, hash));
+    }
+
+    fn get(&self, key: &K) -> Option<&V> {
+        self.map.get(key)
+    }
+
+    fn insert(&mut self, key: K, value: V) {
+        if self.map.insert(key, value).is_none() {
+            self.order.push_back(key);
+            if self.order.len() > self.cap {
+                let oldest = self.order.pop_front().expect("non-empty");
+                self.map.remove(&oldest);
+            }
+        }
     }
 }
