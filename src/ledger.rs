@@ -2,7 +2,8 @@
 //!
 //! Invariants kept here, on every append batch, inside one store transaction:
 //! record `i` has `prev = (i, root(i))`; times never decrease from one record to the next;
-//! the tree nodes, index rows and head are written with the record.
+//! the tree nodes and index rows are written with the record, and the signed checkpoint of the
+//! new size with the batch.
 
 use std::path::{Path, PathBuf};
 
@@ -227,7 +228,8 @@ impl Ledger {
     /// # Errors
     /// As [`Ledger::init`]; [`Error::Invalid`] when the key's name is not the origin.
     pub fn init_with_key(dir: &Path, origin: &str, key: Option<Signer>) -> Result<Ledger> {
-        check_origin(origin)?;
+        // The origin is the signing key's name (C2SP signed-note: the log's key name).
+        note::check_name(origin)?;
         let signer = match key {
             Some(k) => k,
             None => Signer::generate(origin)?,
@@ -657,22 +659,6 @@ fn first_at_or_after(snap: &Snapshot, size: u64, t: i64) -> Result<u64> {
         }
     }
     Ok(lo)
-}
-
-/// Checks a log origin / key name: non-empty, no whitespace, no `+` (C2SP signed-note).
-///
-/// # Errors
-/// [`Error::Invalid`] naming the rule.
-pub fn check_origin(origin: &str) -> Result<()> {
-    if origin.is_empty()
-        || origin.contains('+')
-        || origin.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(invalid(format!(
-            "origin '{origin}' must be non-empty, without spaces, control characters or '+'"
-        )));
-    }
-    Ok(())
 }
 
 fn check_actor(actor: &str) -> Result<()> {
