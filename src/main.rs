@@ -6,17 +6,42 @@
 mod cli;
 
 fn main() {
-    let code = match cli::run() {
-        Ok(code) => code,
-        Err(e) => {
+    // A reader that stops early (`provledger log | head`) closes the pipe: printing then
+    // panics in Rust's `println!`, which is not an error of ours. Anything else that panics
+    // is a bug, reported on one line.
+    std::panic::set_hook(Box::new(|info| {
+        let message = panic_message(info.payload());
+        if !message.contains("Broken pipe") {
+            eprintln!(
+                "provledger: internal error (a bug): {}",
+                message.replace('\n', " ")
+            );
+        }
+    }));
+    let code = match std::panic::catch_unwind(cli::run) {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
             let code = e
                 .downcast_ref::<provledger::Error>()
                 .map_or(2, provledger::Error::exit_code);
-            eprintln!("provledger: {}", one_line(&e));
-            code
+            let broken_pipe = e.chain().any(|c| c.to_string().contains("Broken pipe"));
+            if !broken_pipe {
+                eprintln!("provledger: {}", one_line(&e));
+            }
+            if broken_pipe { 0 } else { code }
         }
+        Err(payload) if panic_message(payload.as_ref()).contains("Broken pipe") => 0,
+        Err(_) => 2,
     };
     std::process::exit(code);
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic")
 }
 
 /// The error chain on one line: outermost context first.

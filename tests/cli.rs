@@ -454,3 +454,41 @@ fn an_append_returns_a_receipt_that_verifies_offline() {
     );
     assert!(out.starts_with("valid: record 3"), "{out}");
 }
+
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    let dir = setup();
+    // More output than a pipe buffers (64 KiB), so the writer meets the closed pipe.
+    let body: serde_json::Value =
+        serde_json::from_str(&ok(dir.path(), &["append", "--example", "lane-result"])).unwrap();
+    let batch = serde_json::to_string(&vec![body; 400]).unwrap();
+    let r = run_in(
+        dir.path(),
+        &["append", "--kind", "lane-result", "--json", "-"],
+        batch.as_bytes(),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // `provledger log --json | head -c 1`: the pipe closes after the first byte.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_provledger"))
+        .args(["log", "--json"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 1];
+    use std::io::Read;
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
