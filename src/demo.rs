@@ -73,15 +73,17 @@ impl Story<'_> {
         sources: Vec<Source>,
         parents: Vec<Digest>,
     ) -> Result<Digest> {
-        let root = self.dir.join("models").join(name);
-        for (file, content) in files {
-            write(&root.join(file), content)?;
+        // models/<name> is the artifact: the file itself, or a directory of its files (the
+        // layout `verify --bundle --artifacts models` re-hashes).
+        let path = self.dir.join("models").join(name);
+        match files {
+            [(_, content)] => write(&path, content)?,
+            _ => {
+                for (file, content) in files {
+                    write(&path.join(file), content)?;
+                }
+            }
         }
-        let path = if files.len() == 1 {
-            root.join(files[0].0)
-        } else {
-            root
-        };
         let hashed = artifact::hash_path(
             &path,
             Options {
@@ -416,6 +418,21 @@ pub fn run(dir: &Path, say: &mut dyn FnMut(&str)) -> Result<Report> {
     (s.say)(&format!(
         "  the whole ledger verified: {} records, {} signed checkpoints, root {}",
         audit.size, audit.checkpoints, audit.root
+    ));
+    let bundle_path = s.dir.join("release-v2.bundle.json");
+    let bundle = serde_json::to_string_pretty(&s.ledger.release_bundle("v2")?)
+        .map_err(|e| Error::Io(format!("encoding the bundle: {e}")))?;
+    write(&bundle_path, &bundle)?;
+    let checked = crate::bundle::verify(
+        &bundle,
+        std::slice::from_ref(&vkey),
+        Some(&s.dir.join("models")),
+    )?;
+    (s.say)(&format!(
+        "  provenance bundle {}: {} records verified offline, artifacts re-hashed: {}",
+        bundle_path.display(),
+        checked.records,
+        checked.rehashed.join(", ")
     ));
     Ok(Report { ledger_dir })
 }

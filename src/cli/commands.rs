@@ -64,8 +64,16 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Verify {
             vkey,
+            bundle: Some(bundle),
+            artifacts,
+            json,
+            ..
+        } => proofs::verify_bundle(&bundle, &vkey.unwrap_or_default(), artifacts, json),
+        Command::Verify {
+            vkey,
             trusted,
             json,
+            ..
         } => proofs::verify(ledger, vkey, trusted, json),
         Command::Key(k) => proofs::key(ledger, k),
         Command::Artifact(c) => pipeline::artifact(ledger, c),

@@ -158,11 +158,19 @@ pub enum Command {
     /// Re-check the whole ledger: every record, tree node, index row, checkpoint and key event.
     #[command(after_help = "Examples:
   provledger verify
-  provledger verify --vkey genesis.pub --trusted node-state.txt --json")]
+  provledger verify --vkey genesis.pub --trusted node-state.txt --json
+  provledger verify --bundle v2.bundle.json --vkey key.pub --artifacts ./models   # no ledger needed")]
     Verify {
-        /// Pin the ledger's first (genesis) verifier key: key text or file.
+        /// Pin the ledger's first (genesis) verifier key: key text or file. With --bundle: the
+        /// log's verifier key (required).
         #[arg(long)]
         vkey: Option<String>,
+        /// Verify a release bundle offline instead of the ledger.
+        #[arg(long, value_name = "FILE", requires = "vkey")]
+        bundle: Option<PathBuf>,
+        /// With --bundle: re-hash DIR/<artifact name> for the bundled artifacts found there.
+        #[arg(long, value_name = "DIR", requires = "bundle")]
+        artifacts: Option<PathBuf>,
         /// Also require the ledger to extend this trusted checkpoint (a node's state file).
         #[arg(long, value_name = "FILE")]
         trusted: Option<PathBuf>,
@@ -209,6 +217,13 @@ pub enum Prove {
         /// The hex form (index, size, leaf hash, root, path) instead of the file.
         #[arg(long)]
         json: bool,
+    },
+    /// A release's provenance bundle: every record it depends on, with inclusion proofs
+    /// against one signed checkpoint (verify it with `verify --bundle`).
+    Release {
+        id: String,
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     /// The consistency proof from size M to the checkpoint at size N (default: the latest).
     Consistency {

@@ -28,6 +28,13 @@ fn emit(text: &str, output: Option<PathBuf>) -> Result<i32> {
 pub fn prove(flag: Option<PathBuf>, p: Prove) -> Result<i32> {
     let ledger = open(flag)?;
     match p {
+        Prove::Release { id, output } => {
+            let bundle = ledger.release_bundle(&id)?;
+            emit(
+                &format!("{}\n", serde_json::to_string_pretty(&bundle)?),
+                output,
+            )
+        }
         Prove::Inclusion {
             index,
             size,
@@ -373,6 +380,74 @@ pub fn verify(
         }
         Err(e) => outcome(Err(e), json),
     }
+}
+
+pub fn verify_bundle(
+    file: &Path,
+    vkey: &str,
+    artifacts: Option<PathBuf>,
+    json: bool,
+) -> Result<i32> {
+    let verifiers = verifiers(&[vkey.to_string()])?;
+    let text = input::read_text(&file.to_string_lossy())?;
+    let result = provledger::bundle::verify(&text, &verifiers, artifacts.as_deref());
+    let summary = match result {
+        Ok(s) => s,
+        Err(Error::Invalid(m)) => bail!(Error::Invalid(format!("{}: {m}", file.display()))),
+        Err(e) => return outcome(Err(e), json),
+    };
+    if json {
+        println!("{}", json!({"valid": true, "summary": summary}));
+        return Ok(0);
+    }
+    let t = |v: &serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+    println!(
+        "valid: release {} of {} — {} records proved against the checkpoint at size {} (root {})",
+        summary.release, summary.origin, summary.records, summary.size, summary.root
+    );
+    for c in &summary.components {
+        println!(
+            "  component {} ({}, {}) {}",
+            t(&c["name"]),
+            t(&c["provider"]),
+            t(&c["kind"]),
+            t(&c["digest"])
+        );
+    }
+    for g in &summary.gates {
+        println!(
+            "  gate {} for {}: {} (observed {})",
+            t(&g["gate"]),
+            t(&g["candidate"]),
+            t(&g["outcome"]),
+            t(&g["observed"])
+        );
+    }
+    for l in &summary.lanes {
+        println!(
+            "  lane {}: {} ({} tests)",
+            t(&l["lane"]),
+            t(&l["outcome"]),
+            t(&l["tests"])
+        );
+    }
+    for m in &summary.moves {
+        println!(
+            "  {} of {} on {} by {} at {}",
+            t(&m["kind"]),
+            t(&m["release"]),
+            t(&m["channel"]),
+            t(&m["actor"]),
+            t(&m["time"])
+        );
+    }
+    if let Some(o) = &summary.override_ {
+        println!("  fused by OVERRIDE: {}", t(&o["reason"]));
+    }
+    if !summary.rehashed.is_empty() {
+        println!("  re-hashed and matched: {}", summary.rehashed.join(", "));
+    }
+    Ok(0)
 }
 
 /// The verified ledger must extend the node's trusted checkpoint.

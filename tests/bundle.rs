@@ -1,0 +1,111 @@
+//! Release bundles verify offline with only the verifier key; any changed byte, or a missing
+//! record, fails.
+
+use std::path::Path;
+use std::process::Command;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+
+fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_provledger")).args(args).current_dir(dir).output().unwrap();
+    (out.status.code().unwrap(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// The demo's ledger, its v2 bundle, the verifier key; then the ledger is deleted.
+fn demo_bundle() -> (tempfile::TempDir, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let (code, _, err) = run(dir.path(), &["demo", "--dir", demo.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let vkey = std::fs::read_to_string(demo.join(".provledger/key.pub")).unwrap().trim().to_string();
+    let bundle = std::fs::read_to_string(demo.join("release-v2.bundle.json")).unwrap();
+    std::fs::remove_dir_all(demo.join(".provledger")).unwrap();
+    (dir, vkey, bundle)
+}
+
+fn verify(dir: &Path, bundle: &str, vkey: &str, extra: &[&str]) -> (i32, String, String) {
+    let file = dir.join("b.json");
+    std::fs::write(&file, bundle).unwrap();
+    let mut args = vec!["verify", "--bundle", file.to_str().unwrap(), "--vkey", vkey];
+    args.extend_from_slice(extra);
+    run(dir, &args)
+}
+
+#[test]
+fn a_bundle_verifies_without_the_ledger_and_rehashes_artifacts() {
+    let (dir, vkey, bundle) = demo_bundle();
+    let models = dir.path().join("demo/models");
+    let (code, out, err) = verify(dir.path(), &bundle, &vkey, &["--artifacts", models.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("valid: release v2"), "{out}");
+    assert!(out.contains("re-hashed and matched: support-adapter, kb-embeddings-v2, edge-runtime-v2"), "{out}");
+    // A changed model file no longer matches.
+    std::fs::write(models.join("kb-embeddings-v2"), "poisoned table").unwrap();
+    let (code, _, err) = verify(dir.path(), &bundle, &vkey, &["--artifacts", models.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("kb-embeddings-v2"), "{err}");
+}
+
+#[test]
+fn any_changed_byte_of_a_record_a_proof_or_the_checkpoint_fails() {
+    let (dir, vkey, bundle) = demo_bundle();
+    let v: serde_json::Value = serde_json::from_str(&bundle).unwrap();
+    let records = v["records"].as_array().unwrap();
+    let mut cases = Vec::new();
+    for (n, r) in records.iter().enumerate() {
+        let mut bytes = B64.decode(r["bytes"].as_str().unwrap()).unwrap();
+        let at = bytes.len() / 2;
+        bytes[at] ^= 1;
+        let mut changed = v.clone();
+        changed["records"][n]["bytes"] = B64.encode(&bytes).into();
+        cases.push((format!("record {n} bytes"), changed));
+        if let Some(h) = r["path"][0].as_str() {
+            let mut hash = B64.decode(h).unwrap();
+            hash[7] ^= 0x40;
+            let mut changed = v.clone();
+            changed["records"][n]["path"][0] = B64.encode(&hash).into();
+            cases.push((format!("record {n} path"), changed));
+        }
+        let mut changed = v.clone();
+        changed["records"][n]["index"] = (r["index"].as_u64().unwrap() + 1).into();
+        cases.push((format!("record {n} index"), changed));
+    }
+    let note = v["checkpoint"].as_str().unwrap();
+    for (i, _) in note.char_indices().filter(|(i, c)| *i % 7 == 0 && c.is_ascii_alphanumeric()) {
+        let mut text = note.to_string();
+        let c = text.as_bytes()[i];
+        text.replace_range(i..i + 1, if c == b'A' { "B" } else { "A" });
+        let mut changed = v.clone();
+        changed["checkpoint"] = text.into();
+        cases.push((format!("checkpoint byte {i}"), changed));
+    }
+    assert!(cases.len() > 60);
+    for (what, changed) in cases {
+        let (code, out, err) = verify(dir.path(), &changed.to_string(), &vkey, &[]);
+        assert_ne!(code, 0, "{what} was accepted: {out}");
+        assert!(code == 1 || code == 2, "{what}: {err}");
+    }
+}
+
+#[test]
+fn a_bundle_without_a_record_the_manifest_needs_is_incomplete() {
+    let (dir, vkey, bundle) = demo_bundle();
+    let v: serde_json::Value = serde_json::from_str(&bundle).unwrap();
+    let n = v["records"].as_array().unwrap().len();
+    let mut incomplete = 0;
+    for drop in 0..n {
+        let mut changed = v.clone();
+        changed["records"].as_array_mut().unwrap().remove(drop);
+        let (code, _, err) = verify(dir.path(), &changed.to_string(), &vkey, &[]);
+        if code == 0 {
+            continue; // a channel move of another release (v3) is not required
+        }
+        assert_eq!(code, 1, "{err}");
+        if err.contains("incomplete") {
+            incomplete += 1;
+        }
+    }
+    // The manifest, the policy, 3 artifacts, 11 decisions, 4 lane results and the parent.
+    assert!(incomplete >= 19, "{incomplete} of {n} removals reported as incomplete");
+}
