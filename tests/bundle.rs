@@ -8,8 +8,16 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_provledger")).args(args).current_dir(dir).output().unwrap();
-    (out.status.code().unwrap(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(env!("CARGO_BIN_EXE_provledger"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// The demo's ledger, its v2 bundle, the verifier key; then the ledger is deleted.
@@ -18,7 +26,10 @@ fn demo_bundle() -> (tempfile::TempDir, String, String) {
     let demo = dir.path().join("demo");
     let (code, _, err) = run(dir.path(), &["demo", "--dir", demo.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    let vkey = std::fs::read_to_string(demo.join(".provledger/key.pub")).unwrap().trim().to_string();
+    let vkey = std::fs::read_to_string(demo.join(".provledger/key.pub"))
+        .unwrap()
+        .trim()
+        .to_string();
     let bundle = std::fs::read_to_string(demo.join("release-v2.bundle.json")).unwrap();
     std::fs::remove_dir_all(demo.join(".provledger")).unwrap();
     (dir, vkey, bundle)
@@ -36,13 +47,26 @@ fn verify(dir: &Path, bundle: &str, vkey: &str, extra: &[&str]) -> (i32, String,
 fn a_bundle_verifies_without_the_ledger_and_rehashes_artifacts() {
     let (dir, vkey, bundle) = demo_bundle();
     let models = dir.path().join("demo/models");
-    let (code, out, err) = verify(dir.path(), &bundle, &vkey, &["--artifacts", models.to_str().unwrap()]);
+    let (code, out, err) = verify(
+        dir.path(),
+        &bundle,
+        &vkey,
+        &["--artifacts", models.to_str().unwrap()],
+    );
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("valid: release v2"), "{out}");
-    assert!(out.contains("re-hashed and matched: support-adapter, kb-embeddings-v2, edge-runtime-v2"), "{out}");
+    assert!(
+        out.contains("re-hashed and matched: support-adapter, kb-embeddings-v2, edge-runtime-v2"),
+        "{out}"
+    );
     // A changed model file no longer matches.
     std::fs::write(models.join("kb-embeddings-v2"), "poisoned table").unwrap();
-    let (code, _, err) = verify(dir.path(), &bundle, &vkey, &["--artifacts", models.to_str().unwrap()]);
+    let (code, _, err) = verify(
+        dir.path(),
+        &bundle,
+        &vkey,
+        &["--artifacts", models.to_str().unwrap()],
+    );
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("kb-embeddings-v2"), "{err}");
 }
@@ -72,7 +96,10 @@ fn any_changed_byte_of_a_record_a_proof_or_the_checkpoint_fails() {
         cases.push((format!("record {n} index"), changed));
     }
     let note = v["checkpoint"].as_str().unwrap();
-    for (i, _) in note.char_indices().filter(|(i, c)| *i % 7 == 0 && c.is_ascii_alphanumeric()) {
+    for (i, _) in note
+        .char_indices()
+        .filter(|(i, c)| *i % 7 == 0 && c.is_ascii_alphanumeric())
+    {
         let mut text = note.to_string();
         let c = text.as_bytes()[i];
         text.replace_range(i..i + 1, if c == b'A' { "B" } else { "A" });
@@ -107,5 +134,79 @@ fn a_bundle_without_a_record_the_manifest_needs_is_incomplete() {
         }
     }
     // The manifest, the policy, 3 artifacts, 11 decisions, 4 lane results and the parent.
-    assert!(incomplete >= 19, "{incomplete} of {n} removals reported as incomplete");
+    assert!(
+        incomplete >= 19,
+        "{incomplete} of {n} removals reported as incomplete"
+    );
+}
+
+fn python(args: &[&str]) -> (i32, String) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/verify.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 (see .ci/run)");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!err.contains("ModuleNotFoundError"), "{err}");
+    (out.status.code().unwrap_or(-1), err)
+}
+
+#[test]
+fn the_independent_python_verifier_agrees_on_bundles() {
+    let (dir, vkey, bundle) = demo_bundle();
+    let file = dir.path().join("py.json");
+    let f = file.to_str().unwrap();
+    std::fs::write(&file, &bundle).unwrap();
+    let (code, err) = python(&["bundle", f, "--vkey", &vkey]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&bundle).unwrap();
+    let n = v["records"].as_array().unwrap().len();
+    for i in (0..n).step_by(3) {
+        let mut changed = v.clone();
+        let bytes = changed["records"][i]["bytes"].as_str().unwrap().to_string();
+        let mut raw = B64.decode(bytes).unwrap();
+        let at = raw.len() - 3;
+        raw[at] ^= 0x10;
+        changed["records"][i]["bytes"] = B64.encode(&raw).into();
+        std::fs::write(&file, changed.to_string()).unwrap();
+        assert_eq!(
+            python(&["bundle", f, "--vkey", &vkey]).0,
+            1,
+            "record {i} changed was accepted"
+        );
+        let mut dropped = v.clone();
+        let removed = dropped["records"].as_array_mut().unwrap().remove(i);
+        std::fs::write(&file, dropped.to_string()).unwrap();
+        let rust = verify(dir.path(), &dropped.to_string(), &vkey, &[]).0;
+        assert_eq!(
+            python(&["bundle", f, "--vkey", &vkey]).0,
+            rust,
+            "dropping {removed}: the two verifiers disagree"
+        );
+    }
+}
+
+#[test]
+fn python_decodes_the_golden_records_as_the_spec_says() {
+    // The Python decoder is written from ledger-format.md; the golden vectors come from the
+    // spec encoder in tests/golden.rs.
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/records.txt");
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools");
+    let code = format!(
+        "import sys; sys.path.insert(0, {tools:?}); import verify\n\
+         for line in open({golden:?}):\n    kind, leaf, data = line.split()\n    r = verify.decode_record(bytes.fromhex(data))\n    assert r['kind'] == kind, (r['kind'], kind)\n    assert verify.leaf_hash(bytes.fromhex(data)).hex() == leaf\nprint('ok')",
+        tools = tools.to_str().unwrap(),
+        golden = golden.to_str().unwrap()
+    );
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(code)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

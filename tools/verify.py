@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""An independent verifier for provledger checkpoints and proof files.
+"""An independent verifier for provledger checkpoints, proof files and release bundles.
 
 Written from ledger-format.md and the C2SP specs (signed-note, tlog-checkpoint, tlog-proof),
 not from the Rust code, with the standard library and the `cryptography` package for Ed25519.
 
     python3 tools/verify.py checkpoint FILE --vkey VKEY
     python3 tools/verify.py proof FILE --vkey VKEY [--record FILE]
+    python3 tools/verify.py bundle FILE --vkey VKEY
 
 VKEY is the verifier key text (name+hex8+base64) or a file holding it; repeat --vkey for a
 rotated key history. Exit 0 when valid, 1 when invalid, 2 for usage errors.
@@ -243,9 +244,189 @@ def check_proof(text, vkeys, record):
     return f"{origin} at size {size} extends size {old}"
 
 
+# --- record bytes (ledger-format.md sections 3 and 4) ------------------------------------------
+
+STR, U64, F64, BOOL, DIGEST, REF = "str", "u64", "f64", "bool", "digest", "ref"
+
+
+def opt(t):
+    return ("opt", t)
+
+
+def lst(t):
+    return ("list", t)
+
+
+def enum(*names):
+    return ("enum", names)
+
+
+SOURCE = [("source_kind", STR), ("uri", STR), ("digest", DIGEST)]
+COMPARATOR = enum("<=", "<", ">=", ">", "==")
+GATE = [("name", STR), ("metric", STR), ("comparator", COMPARATOR), ("threshold", F64),
+        ("artifact_kinds", lst(STR)), ("providers", lst(STR))]
+COMPONENT = [("artifact", REF), ("digest", DIGEST), ("name", STR), ("provider", STR),
+             ("artifact_kind", STR)]
+OVERRIDE = [("reason", STR), ("unmet", lst(STR))]
+KINDS = [
+    ("artifact", [("name", STR), ("provider", STR), ("artifact_kind", STR), ("digests", lst(DIGEST)),
+                  ("size", U64), ("file_count", U64), ("uri", opt(STR)), ("sources", lst(SOURCE)),
+                  ("parents", lst(DIGEST)), ("config_digest", opt(DIGEST))]),
+    ("lane-result", [("lane", STR), ("commit", opt(STR)), ("subjects", lst(DIGEST)),
+                     ("outcome", enum("passed", "failed", "error")), ("tests", U64), ("failures", U64),
+                     ("errors", U64), ("skipped", U64), ("duration_ms", U64),
+                     ("report_digest", opt(DIGEST))]),
+    ("policy", [("name", STR), ("gates", lst(GATE)), ("required_lanes", lst(STR))]),
+    ("gate-decision", [("gate", STR), ("candidate", DIGEST), ("metric", STR), ("observed", opt(F64)),
+                       ("comparator", COMPARATOR), ("threshold", F64),
+                       ("outcome", enum("passed", "failed")), ("policy", DIGEST),
+                       ("evidence", lst(STR))]),
+    ("fused-manifest", [("release_id", STR), ("commit", opt(STR)), ("components", lst(COMPONENT)),
+                        ("decisions", lst(REF)), ("lane_results", lst(REF)), ("policy", REF),
+                        ("policy_digest", DIGEST), ("override_", opt(OVERRIDE))]),
+    ("promotion", [("channel", STR), ("release_id", STR), ("release", REF), ("replaces", opt(STR))]),
+    ("rollback", [("channel", STR), ("release_id", STR), ("release", REF), ("replaces", STR),
+                  ("reason", STR), ("overridden", BOOL)]),
+    ("key-event", [("old_vkey", STR), ("new_vkey", STR), ("signature", STR)]),
+]
+
+
+class Reader:
+    def __init__(self, data):
+        self.data, self.at = data, 0
+
+    def take(self, n):
+        if self.at + n > len(self.data):
+            raise Invalid("record ends early")
+        out = self.data[self.at : self.at + n]
+        self.at += n
+        return out
+
+    def u(self, n):
+        return int.from_bytes(self.take(n), "little")
+
+    def value(self, t):
+        if t == STR:
+            try:
+                return self.take(self.u(8)).decode("utf-8")
+            except UnicodeDecodeError:
+                raise Invalid("invalid UTF-8 in a record")
+        if t == U64:
+            return self.u(8)
+        if t == F64:
+            import struct
+            v = struct.unpack("<d", self.take(8))[0]
+            if v != v or v in (float("inf"), float("-inf")):
+                raise Invalid("non-finite number in a record")
+            return v
+        if t == BOOL:
+            b = self.u(1)
+            if b > 1:
+                raise Invalid("bad bool in a record")
+            return b == 1
+        if t == DIGEST:
+            alg = {1: "blake3", 2: "sha256"}.get(self.u(1))
+            if alg is None:
+                raise Invalid("unknown digest algorithm in a record")
+            return f"{alg}:{self.take(32).hex()}"
+        if t == REF:
+            return {"index": self.u(8), "leaf_hash": self.take(32).hex()}
+        if isinstance(t, list):
+            return {name: self.value(ft) for name, ft in t}
+        kind, inner = t
+        if kind == "opt":
+            tag = self.u(1)
+            if tag > 1:
+                raise Invalid("bad option tag in a record")
+            return self.value(inner) if tag else None
+        if kind == "list":
+            return [self.value(inner) for _ in range(self.u(8))]
+        n = self.u(4)
+        if n >= len(inner):
+            raise Invalid("unknown enum value in a record")
+        return inner[n]
+
+
+def decode_record(data):
+    r = Reader(data)
+    if not data or data[0] != 1:
+        raise Invalid("unknown record format version")
+    r.take(1)
+    record = {"time_us": int.from_bytes(r.take(8), "little", signed=True), "actor": r.value(STR),
+              "prev": {"size": r.u(8), "root": r.take(32).hex()}}
+    code = r.u(4)
+    if code >= len(KINDS):
+        raise Invalid("unknown record kind")
+    record["kind"], schema = KINDS[code]
+    record["body"] = r.value(schema)
+    if r.at != len(data):
+        raise Invalid("trailing bytes after a record")
+    return record
+
+
+def check_bundle(text, vkeys):
+    import json
+    b = json.loads(text)
+    if b.get("format") != "provledger/release-bundle/v1":
+        raise Invalid("not a provledger release bundle")
+    origin, size, root = open_checkpoint(b["checkpoint"], vkeys)
+    records = {}
+    for r in b["records"]:
+        data = b64(r["bytes"])
+        path = [b64(h) for h in r["path"]]
+        if any(len(h) != 32 for h in path):
+            raise Invalid("a path hash is not 32 bytes")
+        leaf = leaf_hash(data)
+        verify_inclusion(r["index"], size, leaf, path, root)
+        if r["index"] in records:
+            raise Invalid(f"record {r['index']} appears twice")
+        records[r["index"]] = (leaf.hex(), data, decode_record(data))
+
+    def ref(rf, what):
+        got = records.get(rf["index"])
+        if got is None:
+            raise Invalid(f"incomplete: {what} (record {rf['index']}) is missing")
+        if got[0] != rf["leaf_hash"]:
+            raise Invalid(f"{what}: record {rf['index']} is not the one referenced")
+        return got
+
+    manifests = [r for r in records.values()
+                 if r[2]["kind"] == "fused-manifest" and r[2]["body"]["release_id"] == b["release"]]
+    if not manifests:
+        raise Invalid("incomplete: the fused manifest is missing")
+    m = manifests[0][2]["body"]
+    policy = ref(m["policy"], "the policy")
+    policy_digest = "sha256:" + hashlib.sha256(policy[1]).hexdigest()
+    if policy_digest != m["policy_digest"]:
+        raise Invalid("the manifest's policy digest is not the bundled policy's")
+    artifacts = [r[2]["body"] for r in records.values() if r[2]["kind"] == "artifact"]
+    for c in m["components"]:
+        a = ref(c["artifact"], f"artifact {c['name']}")[2]
+        if a["kind"] != "artifact" or c["digest"] not in a["body"]["digests"]:
+            raise Invalid(f"component {c['name']} does not match its artifact")
+        todo, seen = list(a["body"]["parents"]), set()
+        while todo:
+            d = todo.pop()
+            if d in seen or d in b["external_parents"]:
+                continue
+            seen.add(d)
+            parent = [p for p in artifacts if d in p["digests"]]
+            if not parent:
+                raise Invalid(f"incomplete: parent {d} of {c['name']} is missing")
+            todo.extend(parent[0]["parents"])
+    for rf in m["decisions"]:
+        d = ref(rf, "a gate decision")[2]
+        if d["kind"] != "gate-decision" or d["body"]["policy"] != policy_digest:
+            raise Invalid(f"record {rf['index']} is not a decision under the bundled policy")
+    for rf in m["lane_results"]:
+        if ref(rf, "a lane result")[2]["kind"] != "lane-result":
+            raise Invalid(f"record {rf['index']} is not a lane result")
+    return f"release {b['release']} of {origin}: {len(records)} records at size {size}"
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["checkpoint", "proof"])
+    parser.add_argument("what", choices=["checkpoint", "proof", "bundle"])
     parser.add_argument("file")
     parser.add_argument("--vkey", action="append", required=True)
     parser.add_argument("--record")
@@ -261,9 +442,11 @@ def main(argv):
         if args.what == "checkpoint":
             origin, size, root = open_checkpoint(text, vkeys)
             message = f"checkpoint of {origin} at size {size}, root {root.hex()}"
+        elif args.what == "bundle":
+            message = check_bundle(text, vkeys)
         else:
             message = check_proof(text, vkeys, record)
-    except (Invalid, UnicodeDecodeError, ValueError) as e:
+    except (Invalid, UnicodeDecodeError, ValueError, KeyError, TypeError) as e:
         print(f"verify.py: invalid: {e}", file=sys.stderr)
         return 1
     except OSError as e:
