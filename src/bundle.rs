@@ -1,4 +1,4 @@
-//! Offline provenance bundles (ledger-format.md §13): every record a release depends on, with
+//! Offline provenance bundles (ledger-format.md §11): every record a release depends on, with
 //! its raw bytes and an inclusion proof against one signed checkpoint, in one JSON file that
 //! verifies with only the log's verifier key.
 
