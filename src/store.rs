@@ -166,7 +166,16 @@ impl Store {
             Handle::Write(open_with_wait(path, wait, || builder().open(path))?)
         } else {
             Handle::Read(open_with_wait(path, wait, || {
-                builder().open_read_only(path)
+                match builder().open_read_only(path) {
+                    // After a crash redb must recover the file before anyone reads it, and a
+                    // read-only open cannot: recover it once with a writable open (which
+                    // rolls back to the last durable commit), then read.
+                    Err(redb::DatabaseError::RepairAborted) => {
+                        drop(builder().open(path)?);
+                        builder().open_read_only(path)
+                    }
+                    other => other,
+                }
             })?)
         };
         let store = Store {
