@@ -47,6 +47,59 @@ impl CompactRange {
         self.size
     }
 
+    /// The peaks, largest first.
+    pub fn peaks(&self) -> &[Hash] {
+        &self.peaks
+    }
+
+    /// A range from its size and peaks (largest first), as a verifier receives them.
+    ///
+    /// # Errors
+    /// [`crate::Error::Invalid`] when the number of peaks is not the number of set bits of
+    /// `size`.
+    pub fn from_peaks(size: u64, peaks: Vec<Hash>) -> Result<CompactRange> {
+        if peaks.len() != size.count_ones() as usize {
+            return Err(crate::error::invalid(format!(
+                "a tree of size {size} has {} peaks, not {}",
+                size.count_ones(),
+                peaks.len()
+            )));
+        }
+        Ok(CompactRange { size, peaks })
+    }
+
+    /// Appends a whole perfect subtree of `2^level` leaves with root `hash`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Invalid`] when the size is not a multiple of `2^level` (the subtree
+    /// would not be aligned).
+    pub fn append_subtree(&mut self, level: u8, hash: Hash) -> Result<()> {
+        if level >= 64 || !self.size.is_multiple_of(1u64 << level) {
+            return Err(crate::error::invalid(format!(
+                "a subtree of level {level} cannot follow {} leaves",
+                self.size
+            )));
+        }
+        let mut right = hash;
+        let mut l = level;
+        while l < 64 && self.size & (1u64 << l) != 0 {
+            let left = self.peaks.pop().expect("a peak for every set bit");
+            right = node_hash(&left, &right);
+            l += 1;
+        }
+        self.peaks.push(right);
+        self.size += 1u64 << level;
+        Ok(())
+    }
+
+    /// The peaks of the stored tree of `size` leaves.
+    ///
+    /// # Errors
+    /// Whatever the reader returns.
+    pub fn peaks_of(reader: &mut impl HashReader, size: u64) -> Result<Vec<Hash>> {
+        Ok(CompactRange::load(reader, size)?.peaks)
+    }
+
     /// Appends a leaf; returns the nodes to store: `(0, size)` then each perfect subtree the
     /// leaf completes, bottom up.
     pub fn append(&mut self, leaf: Hash) -> Vec<(u8, u64, Hash)> {

@@ -645,7 +645,7 @@ fn decode_entry(index: u64, bytes: &[u8]) -> Result<Entry> {
 }
 
 /// The first record index whose time is at or after `t` (binary search: times never decrease).
-fn first_at_or_after(snap: &Snapshot, size: u64, t: i64) -> Result<u64> {
+pub(crate) fn first_at_or_after(snap: &Snapshot, size: u64, t: i64) -> Result<u64> {
     let (mut lo, mut hi) = (0, size);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;

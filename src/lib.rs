@@ -17,6 +17,7 @@ pub mod demo;
 pub mod digest;
 pub mod error;
 pub mod examples;
+pub mod export;
 pub mod hash;
 pub mod index;
 pub mod keys;

@@ -463,6 +463,23 @@ impl Snapshot {
         Ok((k.value(), checkpoint_text(k.value(), v.value())?))
     }
 
+    /// The largest size at or below `size` with a stored checkpoint (0 always has one).
+    ///
+    /// # Errors
+    /// Storage errors; [`Error::Corrupt`] when there is none.
+    pub fn checkpoint_at_or_before(&self, size: u64) -> Result<u64> {
+        let table = open_read(&self.txn, CHECKPOINTS)?;
+        let mut rows = table
+            .range(..=size)
+            .map_err(storage("reading checkpoints"))?;
+        let last = rows
+            .next_back()
+            .transpose()
+            .map_err(storage("reading checkpoints"))?;
+        last.map(|(k, _)| k.value())
+            .ok_or_else(|| Error::Corrupt(format!("no checkpoint at or below size {size}")))
+    }
+
     /// Calls `f` with every stored checkpoint, by increasing size.
     ///
     /// # Errors

@@ -64,6 +64,12 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Verify {
             vkey,
+            export: Some(dir),
+            json,
+            ..
+        } => proofs::verify_export(&dir, &vkey.unwrap_or_default(), json),
+        Command::Verify {
+            vkey,
             bundle: Some(bundle),
             artifacts,
             json,
@@ -81,6 +87,31 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Policy(c) => pipeline::policy(ledger, c),
         Command::Gate(c) => pipeline::gate(ledger, c),
         Command::Release(c) => pipeline::release(ledger, c),
+        Command::Export {
+            since,
+            until,
+            kinds,
+            channel,
+            format,
+            output,
+        } => {
+            let query = provledger::export::Query {
+                since_us: input::parse_time(&since, "--since")?,
+                until_us: input::parse_time(&until, "--until")?,
+                kinds,
+                channel,
+                format,
+            };
+            let m = open(ledger)?.export(&query, &output)?;
+            println!(
+                "exported {} rows (records {}..{}) to {} with the proofs to verify them offline",
+                m.rows,
+                m.first,
+                m.end,
+                output.display()
+            );
+            Ok(0)
+        }
         Command::Demo { dir } => run_demo(dir),
     }
 }

@@ -171,6 +171,9 @@ pub enum Command {
         /// With --bundle: re-hash DIR/<artifact name> for the bundled artifacts found there.
         #[arg(long, value_name = "DIR", requires = "bundle")]
         artifacts: Option<PathBuf>,
+        /// Verify an export directory offline instead of the ledger.
+        #[arg(long, value_name = "DIR", requires = "vkey", conflicts_with = "bundle")]
+        export: Option<PathBuf>,
         /// Also require the ledger to extend this trusted checkpoint (a node's state file).
         #[arg(long, value_name = "FILE")]
         trusted: Option<PathBuf>,
@@ -195,6 +198,31 @@ pub enum Command {
     /// Fuse, promote and roll back releases; what is live, and the provenance of a release.
     #[command(subcommand)]
     Release(pipeline::ReleaseCommand),
+    /// Export the records of a period with the proofs to check it offline (`verify --export`).
+    #[command(after_help = "Examples:
+  provledger export --since 2026-06-01 --until 2026-12-01 --format jsonl -o evidence/h2
+  provledger export --since 2026-11-01 --until 2026-12-01 --kind promotion --kind rollback --format csv -o moves
+  provledger verify --export evidence/h2 --vkey key.pub")]
+    Export {
+        /// Start of the period (RFC 3339 or a date, UTC), inclusive.
+        #[arg(long)]
+        since: String,
+        /// End of the period, exclusive.
+        #[arg(long)]
+        until: String,
+        /// Only these kinds (repeatable).
+        #[arg(long = "kind")]
+        kinds: Vec<String>,
+        /// Only the moves of this channel.
+        #[arg(long)]
+        channel: Option<String>,
+        /// jsonl or csv.
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+        /// The directory to write (created if missing).
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
     /// Run the whole pipeline on a fresh ledger in a new folder, ending with a verified proof.
     Demo {
         /// Where to create the demo ledger (default: a new folder under the system temp dir).

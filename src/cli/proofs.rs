@@ -450,6 +450,17 @@ pub fn verify_bundle(
     Ok(0)
 }
 
+pub fn verify_export(dir: &Path, vkey: &str, json: bool) -> Result<i32> {
+    let verifiers = verifiers(&[vkey.to_string()])?;
+    let result = provledger::export::verify(dir, &verifiers).map(|c| {
+        format!(
+            "{} rows of {} verified: records {}..{} prove against the checkpoint at size {}",
+            c.rows, c.origin, c.covered.0, c.covered.1, c.size
+        )
+    });
+    outcome(result, json)
+}
+
 /// The verified ledger must extend the node's trusted checkpoint.
 fn check_trusted(
     ledger: &Ledger,

@@ -1,0 +1,423 @@
+//! Compliance exports (ledger-format.md §14): the records of a period as JSON Lines or CSV,
+//! with a manifest that lets anyone check offline that nothing was missed, added, reordered or
+//! changed: the raw bytes of every record of the period (and of the records just outside it),
+//! the leaf-to-root range proof of those records against the signed checkpoint that covers the
+//! period, and a consistency proof from the checkpoint at its start.
+
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::compact_range::CompactRange;
+use crate::error::{Error, Result, invalid};
+use crate::hash::{Hash, leaf_hash};
+use crate::ledger::{Entry, format_time};
+use crate::note::Verifier;
+use crate::record::{self, Kind};
+use crate::tree::HashReader;
+use crate::{Ledger, checkpoint};
+
+/// The `format` of every export manifest.
+pub const FORMAT: &str = "provledger/export/v1";
+/// The data file of a JSON Lines export.
+pub const JSONL_FILE: &str = "records.jsonl";
+/// The data file of a CSV export.
+pub const CSV_FILE: &str = "records.csv";
+/// Every record of the covered range, base64, one per line.
+pub const RAW_FILE: &str = "raw-records.b64";
+/// The manifest.
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// The CSV columns, in order.
+pub const CSV_COLUMNS: [&str; 11] = [
+    "index",
+    "leaf_hash",
+    "time",
+    "time_us",
+    "actor",
+    "kind",
+    "prev_size",
+    "prev_root",
+    "release_id",
+    "channel",
+    "body",
+];
+
+/// What to export.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Query {
+    pub since_us: i64,
+    pub until_us: i64,
+    /// Kind names; empty means every kind.
+    pub kinds: Vec<String>,
+    pub channel: Option<String>,
+    /// `jsonl` or `csv`.
+    pub format: String,
+}
+
+/// The manifest written beside the data.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format: String,
+    pub query: Query,
+    pub rows: u64,
+    /// Each output file and its SHA-256 (hex).
+    pub files: Vec<(String, String)>,
+    /// The covered records `[first, end)`: the period plus one record on each side.
+    pub first: u64,
+    pub end: u64,
+    /// The checkpoint that covers the period.
+    pub checkpoint: String,
+    /// The peaks of the tree of size `first` (base64), largest first.
+    pub left: Vec<String>,
+    /// The perfect subtrees of `[end, checkpoint size)` (base64), left to right.
+    pub right: Vec<String>,
+    /// The latest checkpoint at or before the period's start, and a consistency proof from it.
+    pub start_checkpoint: String,
+    pub start_consistency: Vec<String>,
+}
+
+fn matches(q: &Query, e: &Entry) -> bool {
+    let r = &e.record;
+    (q.kinds.is_empty() || q.kinds.iter().any(|k| k == r.body.kind().name()))
+        && q.channel
+            .as_deref()
+            .is_none_or(|c| r.body.channel() == Some(c))
+        && q.since_us <= r.time_us
+        && r.time_us < q.until_us
+}
+
+/// One row of the JSON Lines export.
+pub fn jsonl_row(e: &Entry) -> Value {
+    let mut row = e.to_json();
+    row["record"] = B64.encode(&e.bytes).into();
+    row
+}
+
+/// One row of the CSV export, in [`CSV_COLUMNS`] order.
+pub fn csv_row(e: &Entry) -> Vec<String> {
+    let r = &e.record;
+    vec![
+        e.index.to_string(),
+        e.leaf_hash.to_hex(),
+        format_time(r.time_us),
+        r.time_us.to_string(),
+        r.actor.clone(),
+        r.body.kind().name().to_string(),
+        r.prev.size.to_string(),
+        r.prev.root.to_hex(),
+        r.body.release_id().unwrap_or_default().to_string(),
+        r.body.channel().unwrap_or_default().to_string(),
+        r.body.to_json().to_string(),
+    ]
+}
+
+/// Perfect subtrees decomposing `[lo, hi)` left to right: `(level, index)`.
+fn right_nodes(lo: u64, hi: u64) -> Vec<(u8, u64)> {
+    let mut out = Vec::new();
+    let mut pos = lo;
+    while pos < hi {
+        let mut h = if pos == 0 {
+            63
+        } else {
+            pos.trailing_zeros() as u8
+        };
+        while (1u64 << h) > hi - pos {
+            h -= 1;
+        }
+        out.push((h, pos >> h));
+        pos += 1 << h;
+    }
+    out
+}
+
+fn b64(h: &Hash) -> String {
+    B64.encode(h.0)
+}
+
+fn unb64(text: &str, what: &str) -> Result<Hash> {
+    B64.decode(text)
+        .ok()
+        .and_then(|b| Hash::from_slice(&b).ok())
+        .ok_or_else(|| invalid(format!("{what}: not base64 of 32 bytes")))
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8], files: &mut Vec<(String, String)>) -> Result<()> {
+    std::fs::write(dir.join(name), bytes)
+        .map_err(|e| Error::Io(format!("writing {}: {e}", dir.join(name).display())))?;
+    files.push((name.to_string(), crate::hash::sha256(bytes).to_hex()));
+    Ok(())
+}
+
+impl Ledger {
+    /// Writes the export of `query` into `dir` (created if missing).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a bad query; I/O errors.
+    pub fn export(&self, query: &Query, dir: &Path) -> Result<Manifest> {
+        for k in &query.kinds {
+            Kind::parse(k)?;
+        }
+        if query.format != "jsonl" && query.format != "csv" {
+            return Err(invalid(format!(
+                "export format '{}' is not jsonl or csv",
+                query.format
+            )));
+        }
+        let (size, note) = self.checkpoint(None)?;
+        let snap = self.snapshot()?;
+        let lo = crate::ledger::first_at_or_after(&snap, size, query.since_us)?;
+        let hi = crate::ledger::first_at_or_after(&snap, size, query.until_us)?.max(lo);
+        let (first, end) = (lo.saturating_sub(1), (hi + 1).min(size));
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Io(format!("creating {}: {e}", dir.display())))?;
+        let mut files = Vec::new();
+        let (mut raw, mut data, mut rows) = (String::new(), Vec::new(), 0u64);
+        let mut csv = csv::Writer::from_writer(Vec::new());
+        csv.write_record(CSV_COLUMNS)
+            .map_err(|e| Error::Io(e.to_string()))?;
+        for i in first..end {
+            let e = crate::ledger::load_entry(&snap, i)?;
+            raw.push_str(&B64.encode(&e.bytes));
+            raw.push('\n');
+            if matches(query, &e) {
+                rows += 1;
+                if query.format == "jsonl" {
+                    data.extend(jsonl_row(&e).to_string().bytes());
+                    data.push(b'\n');
+                } else {
+                    csv.write_record(csv_row(&e))
+                        .map_err(|e| Error::Io(e.to_string()))?;
+                }
+            }
+        }
+        if query.format == "jsonl" {
+            write(dir, JSONL_FILE, &data, &mut files)?;
+        } else {
+            let bytes = csv.into_inner().map_err(|e| Error::Io(e.to_string()))?;
+            write(dir, CSV_FILE, &bytes, &mut files)?;
+        }
+        write(dir, RAW_FILE, raw.as_bytes(), &mut files)?;
+        let mut snap = snap;
+        let left = crate::compact_range::CompactRange::peaks_of(&mut snap, first)?;
+        let right = right_nodes(end, size)
+            .into_iter()
+            .map(|(h, i)| snap.node(h, i).map(|n| b64(&n)))
+            .collect::<Result<Vec<_>>>()?;
+        let start_size = snap.checkpoint_at_or_before(first)?;
+        let (_, start_note) = self.checkpoint(Some(start_size))?;
+        let consistency = self.prove_consistency(start_size, Some(size))?;
+        let manifest = Manifest {
+            format: FORMAT.into(),
+            query: query.clone(),
+            rows,
+            files,
+            first,
+            end,
+            checkpoint: note,
+            left: left.iter().map(b64).collect(),
+            right,
+            start_checkpoint: start_note,
+            start_consistency: consistency.proof.iter().map(b64).collect(),
+        };
+        let text = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Io(e.to_string()))?;
+        std::fs::write(dir.join(MANIFEST_FILE), format!("{text}\n"))
+            .map_err(|e| Error::Io(format!("writing the manifest: {e}")))?;
+        Ok(manifest)
+    }
+}
+
+/// What a verified export showed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Checked {
+    pub rows: u64,
+    pub covered: (u64, u64),
+    pub size: u64,
+    pub origin: String,
+}
+
+fn failed(message: String) -> Error {
+    Error::Failed(message)
+}
+
+/// Verifies an export directory offline.
+///
+/// # Errors
+/// [`Error::Invalid`] for a malformed export; [`Error::Failed`] naming the first row or proof
+/// that does not hold.
+pub fn verify(dir: &Path, verifiers: &[Verifier]) -> Result<Checked> {
+    let read = |name: &str| {
+        std::fs::read(dir.join(name))
+            .map_err(|e| invalid(format!("cannot read {}: {e}", dir.join(name).display())))
+    };
+    let manifest: Manifest = serde_json::from_slice(&read(MANIFEST_FILE)?)
+        .map_err(|e| invalid(format!("{MANIFEST_FILE}: {e}")))?;
+    if manifest.format != FORMAT {
+        return Err(invalid(format!(
+            "unknown export format '{}'",
+            manifest.format
+        )));
+    }
+    let end_cp = checkpoint::open(&manifest.checkpoint, verifiers)?.checkpoint;
+    let start_cp = checkpoint::open(&manifest.start_checkpoint, verifiers)?.checkpoint;
+    let proof: Vec<Hash> = manifest
+        .start_consistency
+        .iter()
+        .map(|h| unb64(h, "start_consistency"))
+        .collect::<Result<_>>()?;
+    crate::proof_file::verify_consistency_edge(
+        start_cp.head.size,
+        end_cp.head.size,
+        &start_cp.head.root,
+        &end_cp.head.root,
+        &proof,
+    )
+    .map_err(|e| failed(format!("the period's start checkpoint: {e}")))?;
+    if start_cp.head.size > manifest.first || manifest.end > end_cp.head.size {
+        return Err(failed(
+            "the covered records are not between the two checkpoints".into(),
+        ));
+    }
+    // Recompute the root from the left peaks, every covered record and the right subtrees.
+    let raw = String::from_utf8(read(RAW_FILE)?)
+        .map_err(|_| invalid(format!("{RAW_FILE} is not UTF-8")))?;
+    let records: Vec<Vec<u8>> = raw
+        .lines()
+        .map(|l| {
+            B64.decode(l)
+                .map_err(|_| invalid(format!("{RAW_FILE}: a line is not base64")))
+        })
+        .collect::<Result<_>>()?;
+    if records.len() as u64 != manifest.end - manifest.first {
+        return Err(failed(format!(
+            "{RAW_FILE} holds {} records, the manifest covers {}",
+            records.len(),
+            manifest.end - manifest.first
+        )));
+    }
+    let left: Vec<Hash> = manifest
+        .left
+        .iter()
+        .map(|h| unb64(h, "left"))
+        .collect::<Result<_>>()?;
+    let mut range =
+        CompactRange::from_peaks(manifest.first, left).map_err(|e| failed(e.to_string()))?;
+    for bytes in &records {
+        range.append(leaf_hash(bytes));
+    }
+    for (n, h) in manifest.right.iter().enumerate() {
+        let hash = unb64(h, "right")?;
+        let (level, _) = *right_nodes(manifest.end, end_cp.head.size)
+            .get(n)
+            .ok_or_else(|| failed("too many right subtrees".into()))?;
+        range
+            .append_subtree(level, hash)
+            .map_err(|e| failed(e.to_string()))?;
+    }
+    if range.size() != end_cp.head.size || !range.root().ct_eq(&end_cp.head.root) {
+        return Err(failed("the covered records do not lead to the checkpoint's root: records were changed, added or removed".into()));
+    }
+    // The covered records are authentic. Rebuild the expected rows and compare.
+    let q = &manifest.query;
+    let mut expected_json = Vec::new();
+    let mut expected_csv = Vec::new();
+    for (n, bytes) in records.iter().enumerate() {
+        let index = manifest.first + n as u64;
+        let rec = record::decode(bytes).map_err(|e| failed(format!("record {index}: {e}")))?;
+        let e = Entry {
+            index,
+            leaf_hash: leaf_hash(bytes),
+            bytes: bytes.clone(),
+            record: rec,
+        };
+        let edge = (n == 0
+            && manifest.first > 0
+            && e.record.time_us >= q.since_us
+            && index + 1 != manifest.end)
+            || (index + 1 == manifest.end
+                && manifest.end < end_cp.head.size
+                && e.record.time_us < q.until_us);
+        if edge {
+            return Err(failed(format!(
+                "record {index} is inside the period but the export stops before it"
+            )));
+        }
+        if matches(q, &e) {
+            expected_json.push(jsonl_row(&e));
+            expected_csv.push(csv_row(&e));
+        }
+    }
+    let rows = if q.format == "jsonl" {
+        let text = String::from_utf8(read(JSONL_FILE)?)
+            .map_err(|_| invalid(format!("{JSONL_FILE} is not UTF-8")))?;
+        let found: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).map_err(|e| failed(format!("{JSONL_FILE}: {e}"))))
+            .collect::<Result<_>>()?;
+        compare(&found, &expected_json)?
+    } else {
+        let data = read(CSV_FILE)?;
+        let mut reader = csv::Reader::from_reader(&data[..]);
+        let header: Vec<String> = reader
+            .headers()
+            .map_err(|e| failed(e.to_string()))?
+            .iter()
+            .map(str::to_string)
+            .collect();
+        if header != CSV_COLUMNS {
+            return Err(failed(format!(
+                "{CSV_FILE}: the columns are not {}",
+                CSV_COLUMNS.join(",")
+            )));
+        }
+        let found: Vec<Vec<String>> = reader
+            .records()
+            .map(|r| {
+                r.map(|r| r.iter().map(str::to_string).collect())
+                    .map_err(|e| failed(format!("{CSV_FILE}: {e}")))
+            })
+            .collect::<Result<_>>()?;
+        compare(&found, &expected_csv)?
+    };
+    if rows != manifest.rows {
+        return Err(failed(format!(
+            "the manifest says {} rows, the data has {rows}",
+            manifest.rows
+        )));
+    }
+    Ok(Checked {
+        rows,
+        covered: (manifest.first, manifest.end),
+        size: end_cp.head.size,
+        origin: end_cp.origin,
+    })
+}
+
+fn compare<T: PartialEq + std::fmt::Debug>(found: &[T], expected: &[T]) -> Result<u64> {
+    for (n, (f, e)) in found.iter().zip(expected).enumerate() {
+        if f != e {
+            return Err(failed(format!(
+                "row {}: it is not the record the ledger holds (changed, reordered or inserted)",
+                n + 1
+            )));
+        }
+    }
+    if found.len() != expected.len() {
+        let what = if found.len() < expected.len() {
+            "missing"
+        } else {
+            "added"
+        };
+        return Err(failed(format!(
+            "{} rows are {what} ({} found, {} expected)",
+            found.len().abs_diff(expected.len()),
+            found.len(),
+            expected.len()
+        )));
+    }
+    Ok(found.len() as u64)
+}

@@ -1,0 +1,176 @@
+//! Compliance exports verify offline; a removed, reordered, inserted or edited row fails.
+
+use std::path::Path;
+use std::process::Command;
+
+fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_provledger"))
+        .args(args)
+        .current_dir(dir)
+        .env("PROVLEDGER_ACTOR", "tester")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let (code, out, err) = run(dir, args);
+    assert_eq!(code, 0, "{args:?}: {err}");
+    out
+}
+
+/// A ledger of 40 lane results and promotions over several commits; the period covers records
+/// 10..30.
+fn ledger() -> (tempfile::TempDir, String, String, Vec<serde_json::Value>) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    ok(p, &["init", "--origin", "test.example/export"]);
+    let body: serde_json::Value =
+        serde_json::from_str(&ok(p, &["append", "--example", "lane-result"])).unwrap();
+    for chunk in 0..8 {
+        let mut rows = Vec::new();
+        for i in 0..5 {
+            let mut b = body.clone();
+            b["lane"] = format!("lane-{chunk}-{i}").into();
+            rows.push(b);
+        }
+        std::fs::write(p.join("batch.json"), serde_json::to_string(&rows).unwrap()).unwrap();
+        ok(
+            p,
+            &["append", "--kind", "lane-result", "--json", "batch.json"],
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let log: Vec<serde_json::Value> = ok(p, &["log", "--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let since = log[10]["time"].as_str().unwrap().to_string();
+    let until = log[30]["time"].as_str().unwrap().to_string();
+    (dir, since, until, log)
+}
+
+#[test]
+fn an_export_verifies_and_keeps_the_recorded_times() {
+    let (dir, since, until, log) = ledger();
+    let p = dir.path();
+    let vkey = ok(p, &["key", "show"]).trim().to_string();
+    for format in ["jsonl", "csv"] {
+        let out = p.join(format!("exp-{format}"));
+        ok(
+            p,
+            &[
+                "export",
+                "--since",
+                &since,
+                "--until",
+                &until,
+                "--format",
+                format,
+                "-o",
+                out.to_str().unwrap(),
+            ],
+        );
+        let away = tempfile::tempdir().unwrap();
+        let msg = ok(
+            away.path(),
+            &["verify", "--export", out.to_str().unwrap(), "--vkey", &vkey],
+        );
+        assert!(msg.starts_with("valid:"), "{msg}");
+    }
+    let exported: Vec<serde_json::Value> =
+        std::fs::read_to_string(p.join("exp-jsonl/records.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    // Records with times in [since, until): the batch boundaries decide which ones.
+    let expected: Vec<&serde_json::Value> = log
+        .iter()
+        .filter(|r| {
+            r["time"].as_str().unwrap() >= since.as_str()
+                && r["time"].as_str().unwrap() < until.as_str()
+        })
+        .collect();
+    assert_eq!(exported.len(), expected.len());
+    for (e, l) in exported.iter().zip(expected) {
+        assert_eq!(e["index"], l["index"]);
+        assert_eq!(
+            e["time"], l["time"],
+            "the export must carry the recorded time"
+        );
+        assert_eq!(e["time_us"], l["time_us"]);
+    }
+}
+
+#[test]
+fn removed_reordered_inserted_or_edited_rows_fail() {
+    let (dir, since, until, _) = ledger();
+    let p = dir.path();
+    let vkey = ok(p, &["key", "show"]).trim().to_string();
+    let out = p.join("exp");
+    ok(
+        p,
+        &[
+            "export",
+            "--since",
+            &since,
+            "--until",
+            &until,
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    let data = std::fs::read_to_string(out.join("records.jsonl")).unwrap();
+    let lines: Vec<&str> = data.lines().collect();
+    assert!(lines.len() >= 5);
+    let mut cases: Vec<(&str, String)> = Vec::new();
+    cases.push(("removed", lines[1..].join("\n") + "\n"));
+    let mut swapped = lines.clone();
+    swapped.swap(1, 2);
+    cases.push(("reordered", swapped.join("\n") + "\n"));
+    let mut doubled = lines.clone();
+    doubled.insert(2, lines[2]);
+    cases.push(("inserted", doubled.join("\n") + "\n"));
+    cases.push((
+        "edited actor",
+        data.replacen("\"actor\":\"tester", "\"actor\":\"mallory", 1),
+    ));
+    cases.push((
+        "edited time",
+        data.replacen("\"time_us\":1", "\"time_us\":2", 1),
+    ));
+    for (what, text) in cases {
+        assert!(text != data, "{what}: the test did not change the data");
+        std::fs::write(out.join("records.jsonl"), &text).unwrap();
+        let (code, _, err) = run(
+            p,
+            &["verify", "--export", out.to_str().unwrap(), "--vkey", &vkey],
+        );
+        assert_eq!(code, 1, "{what} was accepted");
+        assert!(err.contains("invalid"), "{what}: {err}");
+    }
+    std::fs::write(out.join("records.jsonl"), &data).unwrap();
+    // A changed raw record breaks the range proof.
+    let raw = std::fs::read_to_string(out.join("raw-records.b64")).unwrap();
+    let first = raw.lines().next().unwrap();
+    let flipped = format!(
+        "{}{}",
+        if first.starts_with('A') { "B" } else { "A" },
+        &first[1..]
+    );
+    std::fs::write(
+        out.join("raw-records.b64"),
+        raw.replacen(first, &flipped, 1),
+    )
+    .unwrap();
+    let (code, _, err) = run(
+        p,
+        &["verify", "--export", out.to_str().unwrap(), "--vkey", &vkey],
+    );
+    assert_ne!(code, 0, "{err}");
+}
