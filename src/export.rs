@@ -1,4 +1,4 @@
-//! Compliance exports (ledger-format.md §14): the records of a period as JSON Lines or CSV,
+//! Compliance exports (ledger-format.md §12): the records of a period as JSON Lines or CSV,
 //! with a manifest that lets anyone check offline that nothing was missed, added, reordered or
 //! changed: the raw bytes of every record of the period (and of the records just outside it),
 //! the leaf-to-root range proof of those records against the signed checkpoint that covers the

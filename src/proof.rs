@@ -2,7 +2,7 @@
 //! §2.1.4.1) and pure verification (§2.1.3.2, §2.1.4.2) that touches no storage.
 //!
 //! Paths are ordered leaf to root: the leaf's sibling first, the root's child last. Every
-//! comparison that decides a verification is constant time. Edge rules (ledger-format.md §12):
+//! comparison that decides a verification is constant time. Edge rules (ledger-format.md §13):
 //! no inclusion in an empty tree; the RFC consistency verifier rejects `first == 0`; equal sizes
 //! need an empty proof and equal roots.
 
