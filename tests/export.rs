@@ -174,3 +174,63 @@ fn removed_reordered_inserted_or_edited_rows_fail() {
     );
     assert_ne!(code, 0, "{err}");
 }
+
+fn python(args: &[&str]) -> i32 {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/verify.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 (see .ci/run)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("ModuleNotFoundError") && !err.contains("Traceback"),
+        "{err}"
+    );
+    out.status.code().unwrap_or(-1)
+}
+
+#[test]
+fn the_independent_python_verifier_agrees_on_exports() {
+    let (dir, since, until, _) = ledger();
+    let p = dir.path();
+    let vkey = ok(p, &["key", "show"]).trim().to_string();
+    for format in ["jsonl", "csv"] {
+        let out = p.join(format!("py-{format}"));
+        let o = out.to_str().unwrap();
+        ok(
+            p,
+            &[
+                "export", "--since", &since, "--until", &until, "--format", format, "-o", o,
+            ],
+        );
+        assert_eq!(python(&["export", o, "--vkey", &vkey]), 0, "{format}");
+        let file = out.join(if format == "jsonl" {
+            "records.jsonl"
+        } else {
+            "records.csv"
+        });
+        let data = std::fs::read_to_string(&file).unwrap();
+        let lines: Vec<&str> = data.lines().collect();
+        let mut swapped = lines.clone();
+        swapped.swap(lines.len() - 1, lines.len() - 2);
+        for tampered in [
+            lines[..lines.len() - 1].join("\n") + "\n",
+            swapped.join("\n") + "\n",
+            data.replacen("tester", "mallory", 1),
+        ] {
+            assert!(tampered != data);
+            std::fs::write(&file, &tampered).unwrap();
+            assert_eq!(
+                python(&["export", o, "--vkey", &vkey]),
+                1,
+                "{format}: a tampered export was accepted"
+            );
+            assert_eq!(
+                run(p, &["verify", "--export", o, "--vkey", &vkey]).0,
+                1,
+                "{format}: rust accepted it"
+            );
+        }
+    }
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An independent verifier for provledger checkpoints, proof files and release bundles.
+"""An independent verifier for provledger checkpoints, proof files, release bundles and exports.
 
 Written from ledger-format.md and the C2SP specs (signed-note, tlog-checkpoint, tlog-proof),
 not from the Rust code, with the standard library and the `cryptography` package for Ed25519.
@@ -7,6 +7,7 @@ not from the Rust code, with the standard library and the `cryptography` package
     python3 tools/verify.py checkpoint FILE --vkey VKEY
     python3 tools/verify.py proof FILE --vkey VKEY [--record FILE]
     python3 tools/verify.py bundle FILE --vkey VKEY
+    python3 tools/verify.py export DIR --vkey VKEY
 
 VKEY is the verifier key text (name+hex8+base64) or a file holding it; repeat --vkey for a
 rotated key history. Exit 0 when valid, 1 when invalid, 2 for usage errors.
@@ -424,15 +425,125 @@ def check_bundle(text, vkeys):
     return f"release {b['release']} of {origin}: {len(records)} records at size {size}"
 
 
+def right_nodes(lo, hi):
+    out, pos = [], lo
+    while pos < hi:
+        h = 63 if pos == 0 else (pos & -pos).bit_length() - 1
+        while (1 << h) > hi - pos:
+            h -= 1
+        out.append(h)
+        pos += 1 << h
+    return out
+
+
+class Range:
+    """The compact range [0, size): peaks largest first (ledger-format.md section 12)."""
+
+    def __init__(self, size, peaks):
+        if len(peaks) != bin(size).count("1"):
+            raise Invalid("wrong number of left peaks")
+        self.size, self.peaks = size, list(peaks)
+
+    def push(self, level, h):
+        if self.size % (1 << level):
+            raise Invalid("a subtree does not fit")
+        right, l = h, level
+        while self.size & (1 << l):
+            right = node_hash(self.peaks.pop(), right)
+            l += 1
+        self.peaks.append(right)
+        self.size += 1 << level
+
+    def root(self):
+        if not self.peaks:
+            return EMPTY_ROOT
+        r = self.peaks[-1]
+        for p in reversed(self.peaks[:-1]):
+            r = node_hash(p, r)
+        return r
+
+
+def check_export(directory, vkeys):
+    import json, os
+    def read(name):
+        with open(os.path.join(directory, name), "rb") as f:
+            return f.read()
+    m = json.loads(read("manifest.json"))
+    if m.get("format") != "provledger/export/v1":
+        raise Invalid("not a provledger export")
+    origin, size, root = open_checkpoint(m["checkpoint"], vkeys)
+    _, start_size, start_root = open_checkpoint(m["start_checkpoint"], vkeys)
+    verify_consistency(start_size, size, start_root, root, [b64(h) for h in m["start_consistency"]])
+    first, end = m["first"], m["end"]
+    if start_size > first or end > size:
+        raise Invalid("the covered records are not between the checkpoints")
+    raw = [base64.b64decode(l) for l in read("raw-records.b64").decode().splitlines()]
+    if len(raw) != end - first:
+        raise Invalid("raw-records.b64 does not cover the range")
+    rng = Range(first, [b64(h) for h in m["left"]])
+    for data in raw:
+        rng.push(0, leaf_hash(data))
+    levels = right_nodes(end, size)
+    if len(levels) != len(m["right"]):
+        raise Invalid("wrong number of right subtrees")
+    for level, h in zip(levels, m["right"]):
+        rng.push(level, b64(h))
+    if rng.size != size or rng.root() != root:
+        raise Invalid("the covered records do not lead to the checkpoint's root")
+    q = m["query"]
+    expected = []
+    for n, data in enumerate(raw):
+        index = first + n
+        r = decode_record(data)
+        t = r["time_us"]
+        if n == 0 and first > 0 and t >= q["since_us"] and index + 1 != end:
+            raise Invalid("the export starts after the period does")
+        if index + 1 == end and end < size and t < q["until_us"]:
+            raise Invalid("the export stops before the period does")
+        body = r["body"]
+        channel = body.get("channel") if r["kind"] in ("promotion", "rollback") else None
+        if ((not q["kinds"] or r["kind"] in q["kinds"]) and (q["channel"] is None or channel == q["channel"])
+                and q["since_us"] <= t < q["until_us"]):
+            expected.append((index, leaf_hash(data).hex(), r))
+    if q["format"] == "jsonl":
+        rows = [json.loads(l) for l in read("records.jsonl").decode().splitlines()]
+        if len(rows) != len(expected):
+            raise Invalid(f"{len(rows)} rows where the ledger has {len(expected)}")
+        for row, (index, leaf, r) in zip(rows, expected):
+            same = (row["index"] == index and row["leaf_hash"] == leaf and row["kind"] == r["kind"]
+                    and row["actor"] == r["actor"] and row["time_us"] == r["time_us"]
+                    and row["prev"] == r["prev"] and row["body"] == r["body"])
+            if not same:
+                raise Invalid(f"row for record {row.get('index')} is not the recorded record")
+    else:
+        import csv, io
+        rows = list(csv.reader(io.StringIO(read("records.csv").decode())))
+        if rows[0] != ["index", "leaf_hash", "time", "time_us", "actor", "kind", "prev_size",
+                       "prev_root", "release_id", "channel", "body"]:
+            raise Invalid("unexpected CSV columns")
+        rows = rows[1:]
+        if len(rows) != len(expected):
+            raise Invalid(f"{len(rows)} rows where the ledger has {len(expected)}")
+        for row, (index, leaf, r) in zip(rows, expected):
+            same = (row[0] == str(index) and row[1] == leaf and row[3] == str(r["time_us"])
+                    and row[4] == r["actor"] and row[5] == r["kind"] and json.loads(row[10]) == r["body"])
+            if not same:
+                raise Invalid(f"row for record {row[0]} is not the recorded record")
+    return f"{len(expected)} rows of {origin} prove against the checkpoint at size {size}"
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["checkpoint", "proof", "bundle"])
+    parser.add_argument("what", choices=["checkpoint", "proof", "bundle", "export"])
     parser.add_argument("file")
     parser.add_argument("--vkey", action="append", required=True)
     parser.add_argument("--record")
     args = parser.parse_args(argv)
     try:
         vkeys = [read_vkey(v) for v in args.vkey]
+        if args.what == "export":
+            print(f"valid: {check_export(args.file, vkeys)}")
+            return 0
         with open(args.file, "rb") as f:
             text = f.read().decode("utf-8")
         record = None
