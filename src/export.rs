@@ -24,6 +24,8 @@ use crate::{Ledger, checkpoint};
 pub const FORMAT: &str = "provledger/export/v1";
 /// The data file of a JSON Lines export.
 pub const JSONL_FILE: &str = "records.jsonl";
+/// The data file of an in-toto export.
+pub const INTOTO_FILE: &str = "statements.jsonl";
 /// The data file of a CSV export.
 pub const CSV_FILE: &str = "records.csv";
 /// Every record of the covered range, base64, one per line.
@@ -98,6 +100,23 @@ pub fn jsonl_row(e: &Entry) -> Value {
     row
 }
 
+/// A JSON row of format `jsonl` or `intoto`.
+fn json_row(format: &str, e: &Entry) -> Value {
+    if format == "intoto" {
+        crate::intoto::statement(e)
+    } else {
+        jsonl_row(e)
+    }
+}
+
+fn data_file(format: &str) -> &'static str {
+    match format {
+        "intoto" => INTOTO_FILE,
+        "csv" => CSV_FILE,
+        _ => JSONL_FILE,
+    }
+}
+
 /// One row of the CSV export, in [`CSV_COLUMNS`] order.
 pub fn csv_row(e: &Entry) -> Vec<String> {
     let r = &e.record;
@@ -162,9 +181,9 @@ impl Ledger {
         for k in &query.kinds {
             Kind::parse(k)?;
         }
-        if query.format != "jsonl" && query.format != "csv" {
+        if !["jsonl", "csv", "intoto"].contains(&query.format.as_str()) {
             return Err(invalid(format!(
-                "export format '{}' is not jsonl or csv",
+                "export format '{}' is not jsonl, csv or intoto",
                 query.format
             )));
         }
@@ -186,8 +205,8 @@ impl Ledger {
             raw.push('\n');
             if matches(query, &e) {
                 rows += 1;
-                if query.format == "jsonl" {
-                    data.extend(jsonl_row(&e).to_string().bytes());
+                if query.format == "jsonl" || query.format == "intoto" {
+                    data.extend(json_row(&query.format, &e).to_string().bytes());
                     data.push(b'\n');
                 } else {
                     csv.write_record(csv_row(&e))
@@ -195,8 +214,8 @@ impl Ledger {
                 }
             }
         }
-        if query.format == "jsonl" {
-            write(dir, JSONL_FILE, &data, &mut files)?;
+        if query.format == "jsonl" || query.format == "intoto" {
+            write(dir, data_file(&query.format), &data, &mut files)?;
         } else {
             let bytes = csv.into_inner().map_err(|e| Error::Io(e.to_string()))?;
             write(dir, CSV_FILE, &bytes, &mut files)?;
@@ -347,16 +366,17 @@ pub fn verify(dir: &Path, verifiers: &[Verifier]) -> Result<Checked> {
             )));
         }
         if matches(q, &e) {
-            expected_json.push(jsonl_row(&e));
+            expected_json.push(json_row(&q.format, &e));
             expected_csv.push(csv_row(&e));
         }
     }
-    let rows = if q.format == "jsonl" {
-        let text = String::from_utf8(read(JSONL_FILE)?)
-            .map_err(|_| invalid(format!("{JSONL_FILE} is not UTF-8")))?;
+    let rows = if q.format != "csv" {
+        let name = data_file(&q.format);
+        let text =
+            String::from_utf8(read(name)?).map_err(|_| invalid(format!("{name} is not UTF-8")))?;
         let found: Vec<Value> = text
             .lines()
-            .map(|l| serde_json::from_str(l).map_err(|e| failed(format!("{JSONL_FILE}: {e}"))))
+            .map(|l| serde_json::from_str(l).map_err(|e| failed(format!("{name}: {e}"))))
             .collect::<Result<_>>()?;
         compare(&found, &expected_json)?
     } else {

@@ -20,6 +20,7 @@ pub mod examples;
 pub mod export;
 pub mod hash;
 pub mod index;
+pub mod intoto;
 pub mod keys;
 pub mod kinds;
 pub mod ledger;

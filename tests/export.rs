@@ -234,3 +234,119 @@ fn the_independent_python_verifier_agrees_on_exports() {
         }
     }
 }
+
+#[test]
+fn intoto_statements_have_the_fields_of_their_predicate_types() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    ok(dir.path(), &["demo", "--dir", demo.to_str().unwrap()]);
+    let ledger = demo.join(".provledger");
+    let out = dir.path().join("intoto");
+    let l = ledger.to_str().unwrap();
+    ok(
+        dir.path(),
+        &[
+            "--ledger",
+            l,
+            "export",
+            "--since",
+            "2000-01-01",
+            "--until",
+            "2100-01-01",
+            "--format",
+            "intoto",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    );
+    let vkey = std::fs::read_to_string(ledger.join("key.pub"))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(
+        ok(
+            dir.path(),
+            &["verify", "--export", out.to_str().unwrap(), "--vkey", &vkey]
+        )
+        .starts_with("valid")
+    );
+    assert_eq!(
+        python(&["export", out.to_str().unwrap(), "--vkey", &vkey]),
+        0
+    );
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(out.join("statements.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let has = |v: &serde_json::Value, path: &str| {
+        path.split('.')
+            .try_fold(v, |v, k| v.get(k))
+            .is_some_and(|x| !x.is_null())
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for s in &rows {
+        // in-toto Statement v1: _type, subject (name/digest descriptors), predicateType, predicate.
+        assert_eq!(s["_type"], "https://in-toto.io/Statement/v1");
+        for subject in s["subject"].as_array().unwrap() {
+            assert!(
+                subject["digest"].as_object().is_some_and(|d| !d.is_empty()),
+                "{s}"
+            );
+        }
+        let p = &s["predicate"];
+        let t = s["predicateType"].as_str().unwrap();
+        seen.insert(t.to_string());
+        let required: &[&str] = match t {
+            // SLSA Provenance v1: buildDefinition{buildType, externalParameters,
+            // resolvedDependencies}, runDetails{builder{id}, metadata}.
+            "https://slsa.dev/provenance/v1" => &[
+                "buildDefinition.buildType",
+                "buildDefinition.externalParameters",
+                "buildDefinition.resolvedDependencies",
+                "runDetails.builder.id",
+                "runDetails.metadata",
+            ],
+            // Test Result v0.1: result, configuration, passedTests, warnedTests, failedTests.
+            "https://in-toto.io/attestation/test-result/v0.1" => &[
+                "result",
+                "configuration",
+                "passedTests",
+                "warnedTests",
+                "failedTests",
+            ],
+            // SLSA VSA v1: verifier{id}, timeVerified, resourceUri, policy, verificationResult,
+            // verifiedLevels.
+            "https://slsa.dev/verification_summary/v1" => &[
+                "verifier.id",
+                "timeVerified",
+                "resourceUri",
+                "policy.uri",
+                "policy.digest",
+                "verificationResult",
+                "verifiedLevels",
+            ],
+            // Release v0.1: releaseId (purl is optional).
+            "https://in-toto.io/attestation/release/v0.1" => &["releaseId"],
+            _ => &[],
+        };
+        for field in required {
+            assert!(has(p, field), "{t}: predicate lacks {field}: {p}");
+        }
+        if t.ends_with("test-result/v0.1") {
+            assert!(["PASSED", "WARNED", "FAILED"].contains(&p["result"].as_str().unwrap()));
+        }
+        if t.ends_with("verification_summary/v1") {
+            assert!(["PASSED", "FAILED"].contains(&p["verificationResult"].as_str().unwrap()));
+        }
+    }
+    for t in [
+        "https://slsa.dev/provenance/v1",
+        "https://in-toto.io/attestation/test-result/v0.1",
+        "https://slsa.dev/verification_summary/v1",
+        "https://in-toto.io/attestation/release/v0.1",
+        "https://provledger.dev/attestation/channel-move/v1",
+    ] {
+        assert!(seen.contains(t), "no {t} statement");
+    }
+}

@@ -505,7 +505,26 @@ def check_export(directory, vkeys):
         if ((not q["kinds"] or r["kind"] in q["kinds"]) and (q["channel"] is None or channel == q["channel"])
                 and q["since_us"] <= t < q["until_us"]):
             expected.append((index, leaf_hash(data).hex(), r))
-    if q["format"] == "jsonl":
+    if q["format"] == "intoto":
+        types = {"artifact": "https://slsa.dev/provenance/v1",
+                 "lane-result": "https://in-toto.io/attestation/test-result/v0.1",
+                 "gate-decision": "https://slsa.dev/verification_summary/v1",
+                 "fused-manifest": "https://in-toto.io/attestation/release/v0.1"}
+        rows = [json.loads(l) for l in read("statements.jsonl").decode().splitlines()]
+        if len(rows) != len(expected):
+            raise Invalid(f"{len(rows)} statements where the ledger has {len(expected)}")
+        for row, (index, leaf, r) in zip(rows, expected):
+            where = row.get("provledger_record", {})
+            want = types.get(r["kind"])
+            if (row.get("_type") != "https://in-toto.io/Statement/v1" or where.get("index") != index
+                    or where.get("leaf_hash") != leaf or where.get("actor") != r["actor"]
+                    or (want is not None and row.get("predicateType") != want)):
+                raise Invalid(f"statement for record {where.get('index')} is not the recorded record")
+            if r["kind"] == "artifact":
+                digests = {d.split(":")[0]: d.split(":")[1] for d in r["body"]["digests"]}
+                if row["subject"][0]["digest"] != digests:
+                    raise Invalid(f"statement {index}: the subject is not the artifact")
+    elif q["format"] == "jsonl":
         rows = [json.loads(l) for l in read("records.jsonl").decode().splitlines()]
         if len(rows) != len(expected):
             raise Invalid(f"{len(rows)} rows where the ledger has {len(expected)}")

@@ -216,7 +216,7 @@ pub enum Command {
         /// Only the moves of this channel.
         #[arg(long)]
         channel: Option<String>,
-        /// jsonl or csv.
+        /// jsonl, csv or intoto (in-toto Statement v1 JSON Lines).
         #[arg(long, default_value = "jsonl")]
         format: String,
         /// The directory to write (created if missing).
