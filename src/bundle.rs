@@ -34,6 +34,17 @@ pub struct Bundle {
     pub records: Vec<Bundled>,
     /// Parent digests that no artifact record of the ledger names (external base models).
     pub external_parents: Vec<Digest>,
+    /// A consistency proof to the bundle's checkpoint from an older size a node trusts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consistency: Option<Consistency>,
+}
+
+/// A consistency proof from `old_size` to the bundle's checkpoint (base64 hashes).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Consistency {
+    pub old_size: u64,
+    pub proof: Vec<String>,
 }
 
 /// One record: its index, its bytes (base64) and its inclusion path (base64 hashes).
@@ -63,11 +74,12 @@ pub struct Summary {
 }
 
 impl Ledger {
-    /// The bundle of release `id` against the latest checkpoint.
+    /// The bundle of release `id` against the latest checkpoint, with a consistency proof
+    /// from `from_size` (a size a node trusts) when given.
     ///
     /// # Errors
-    /// [`Error::Invalid`] when the release was never fused.
-    pub fn release_bundle(&self, id: &str) -> Result<Bundle> {
+    /// [`Error::Invalid`] when the release was never fused or `from_size` is too large.
+    pub fn release_bundle(&self, id: &str, from_size: Option<u64>) -> Result<Bundle> {
         let (size, note) = self.checkpoint(None)?;
         let (entry, manifest) = self.release(id)?;
         let mut wanted: BTreeSet<u64> = BTreeSet::new();
@@ -118,12 +130,25 @@ impl Ledger {
                 path: proof.path.iter().map(|h| B64.encode(h.0)).collect(),
             });
         }
+        let consistency = match from_size {
+            Some(old) => Some(Consistency {
+                old_size: old,
+                proof: self
+                    .prove_consistency(old, Some(size))?
+                    .proof
+                    .iter()
+                    .map(|h| B64.encode(h.0))
+                    .collect(),
+            }),
+            None => None,
+        };
         Ok(Bundle {
             format: FORMAT.into(),
             release: id.into(),
             checkpoint: note,
             records,
             external_parents: external.into_iter().collect(),
+            consistency,
         })
     }
 }
@@ -139,7 +164,12 @@ fn incomplete(what: String) -> Error {
 /// # Errors
 /// [`Error::Invalid`] for a malformed bundle; [`Error::Failed`] naming the first thing that
 /// does not verify ("incomplete: …" for a missing record).
-pub fn verify(text: &str, verifiers: &[Verifier], artifacts: Option<&Path>) -> Result<Summary> {
+pub fn verify(
+    text: &str,
+    verifiers: &[Verifier],
+    artifacts: Option<&Path>,
+    trusted: Option<&Checkpoint>,
+) -> Result<Summary> {
     let bundle: Bundle =
         serde_json::from_str(text).map_err(|e| invalid(format!("not a release bundle: {e}")))?;
     if bundle.format != FORMAT {
@@ -150,6 +180,29 @@ pub fn verify(text: &str, verifiers: &[Verifier], artifacts: Option<&Path>) -> R
     }
     let cp: Checkpoint = checkpoint::open(&bundle.checkpoint, verifiers)?.checkpoint;
     let head = cp.head;
+    if let Some(t) = trusted {
+        let proof: Vec<Hash> = match &bundle.consistency {
+            Some(c) if c.old_size == t.head.size => c
+                .proof
+                .iter()
+                .map(|h| B64.decode(h).ok().and_then(|b| Hash::from_slice(&b).ok()))
+                .collect::<Option<_>>()
+                .ok_or_else(|| invalid("a consistency hash is not base64 of 32 bytes"))?,
+            _ => Vec::new(),
+        };
+        if t.head.size < head.size
+            && bundle
+                .consistency
+                .as_ref()
+                .is_none_or(|c| c.old_size != t.head.size)
+        {
+            return Err(Error::Failed(format!(
+                "the bundle has no consistency proof from the trusted size {} (make it with --from-size {})",
+                t.head.size, t.head.size
+            )));
+        }
+        crate::trust::check(t, &cp, Some(&proof))?;
+    }
     let mut by_index: BTreeMap<u64, (Hash, Vec<u8>, Record)> = BTreeMap::new();
     for r in &bundle.records {
         let bytes = B64

@@ -420,13 +420,14 @@ pub fn run(dir: &Path, say: &mut dyn FnMut(&str)) -> Result<Report> {
         audit.size, audit.checkpoints, audit.root
     ));
     let bundle_path = s.dir.join("release-v2.bundle.json");
-    let bundle = serde_json::to_string_pretty(&s.ledger.release_bundle("v2")?)
+    let bundle = serde_json::to_string_pretty(&s.ledger.release_bundle("v2", None)?)
         .map_err(|e| Error::Io(format!("encoding the bundle: {e}")))?;
     write(&bundle_path, &bundle)?;
     let checked = crate::bundle::verify(
         &bundle,
         std::slice::from_ref(&vkey),
         Some(&s.dir.join("models")),
+        None,
     )?;
     (s.say)(&format!(
         "  provenance bundle {}: {} records verified offline, artifacts re-hashed: {}",

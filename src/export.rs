@@ -11,6 +11,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::checkpoint::Checkpoint;
 use crate::compact_range::CompactRange;
 use crate::error::{Error, Result, invalid};
 use crate::hash::{Hash, leaf_hash};
@@ -268,7 +269,7 @@ fn failed(message: String) -> Error {
 /// # Errors
 /// [`Error::Invalid`] for a malformed export; [`Error::Failed`] naming the first row or proof
 /// that does not hold.
-pub fn verify(dir: &Path, verifiers: &[Verifier]) -> Result<Checked> {
+pub fn verify(dir: &Path, verifiers: &[Verifier], trusted: Option<&Checkpoint>) -> Result<Checked> {
     let read = |name: &str| {
         std::fs::read(dir.join(name))
             .map_err(|e| invalid(format!("cannot read {}: {e}", dir.join(name).display())))
@@ -325,8 +326,23 @@ pub fn verify(dir: &Path, verifiers: &[Verifier]) -> Result<Checked> {
         .collect::<Result<_>>()?;
     let mut range =
         CompactRange::from_peaks(manifest.first, left).map_err(|e| failed(e.to_string()))?;
+    let mut trusted_seen = false;
     for bytes in &records {
+        check_trusted(trusted, &range, &mut trusted_seen)?;
         range.append(leaf_hash(bytes));
+    }
+    check_trusted(trusted, &range, &mut trusted_seen)?;
+    if let Some(t) = trusted
+        && !trusted_seen
+    {
+        let same_as =
+            |c: &Checkpoint| c.head.size == t.head.size && c.head.root.ct_eq(&t.head.root);
+        if !(same_as(&end_cp) || same_as(&start_cp)) {
+            return Err(invalid(format!(
+                "the trusted checkpoint (size {}) is outside the exported records {}..{} and is neither of the export's checkpoints",
+                t.head.size, manifest.first, manifest.end
+            )));
+        }
     }
     for (n, h) in manifest.right.iter().enumerate() {
         let hash = unb64(h, "right")?;
@@ -415,6 +431,27 @@ pub fn verify(dir: &Path, verifiers: &[Verifier]) -> Result<Checked> {
         size: end_cp.head.size,
         origin: end_cp.origin,
     })
+}
+
+/// When the range has reached the trusted size, its root must be the trusted root: otherwise
+/// the export comes from a ledger that forked from the one the verifier trusts.
+fn check_trusted(
+    trusted: Option<&Checkpoint>,
+    range: &CompactRange,
+    seen: &mut bool,
+) -> Result<()> {
+    if let Some(t) = trusted
+        && t.head.size == range.size()
+    {
+        *seen = true;
+        if !range.root().ct_eq(&t.head.root) {
+            return Err(failed(format!(
+                "the export's records differ from the trusted checkpoint at size {}: the ledger forked",
+                t.head.size
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn compare<T: PartialEq + std::fmt::Debug>(found: &[T], expected: &[T]) -> Result<u64> {

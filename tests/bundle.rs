@@ -210,3 +210,101 @@ fn python_decodes_the_golden_records_as_the_spec_says() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_bundle_must_extend_the_checkpoint_a_node_trusts() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    assert_eq!(
+        run(dir.path(), &["demo", "--dir", demo.to_str().unwrap()]).0,
+        0
+    );
+    let l = demo.join(".provledger");
+    let l = l.to_str().unwrap();
+    let vkey = std::fs::read_to_string(demo.join(".provledger/key.pub"))
+        .unwrap()
+        .trim()
+        .to_string();
+    // The node trusts the head after release v1 was promoted (a stored checkpoint at size 27).
+    let state = dir.path().join("node.txt");
+    let (_, old, _) = run(dir.path(), &["--ledger", l, "checkpoint", "--size", "27"]);
+    std::fs::write(&state, &old).unwrap();
+    let s = state.to_str().unwrap();
+    let with = dir.path().join("with.json");
+    let without = dir.path().join("without.json");
+    assert_eq!(
+        run(
+            dir.path(),
+            &[
+                "--ledger",
+                l,
+                "prove",
+                "release",
+                "v2",
+                "--from-size",
+                "27",
+                "-o",
+                with.to_str().unwrap()
+            ]
+        )
+        .0,
+        0
+    );
+    assert_eq!(
+        run(
+            dir.path(),
+            &[
+                "--ledger",
+                l,
+                "prove",
+                "release",
+                "v2",
+                "-o",
+                without.to_str().unwrap()
+            ]
+        )
+        .0,
+        0
+    );
+    let verify = |file: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            "--bundle",
+            file.to_str().unwrap(),
+            "--vkey",
+            &vkey,
+        ];
+        args.extend_from_slice(extra);
+        run(dir.path(), &args)
+    };
+    assert_eq!(verify(&with, &["--trusted", s]).0, 0);
+    let (code, _, err) = verify(&without, &["--trusted", s]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no consistency proof"), "{err}");
+    // A node that already trusts a newer head refuses this older bundle.
+    let (_, newest, _) = run(dir.path(), &["--ledger", l, "checkpoint"]);
+    let body = run(dir.path(), &["append", "--example", "lane-result"]).1;
+    std::fs::write(dir.path().join("lane.json"), body).unwrap();
+    assert_eq!(
+        run(
+            dir.path(),
+            &[
+                "--ledger",
+                l,
+                "append",
+                "--kind",
+                "lane-result",
+                "--json",
+                "lane.json"
+            ]
+        )
+        .0,
+        0
+    );
+    let (_, newer, _) = run(dir.path(), &["--ledger", l, "checkpoint"]);
+    assert_ne!(newest, newer);
+    std::fs::write(&state, &newer).unwrap();
+    let (code, _, err) = verify(&with, &["--trusted", s]);
+    assert_eq!(code, 1);
+    assert!(err.contains("rollback") || err.contains("older"), "{err}");
+}

@@ -350,3 +350,77 @@ fn intoto_statements_have_the_fields_of_their_predicate_types() {
         assert!(seen.contains(t), "no {t} statement");
     }
 }
+
+#[test]
+fn an_export_from_a_ledger_forked_after_its_start_fails_against_a_trusted_checkpoint() {
+    let (dir, _, _, _) = ledger();
+    let p = dir.path();
+    let vkey = ok(p, &["key", "show"]).trim().to_string();
+    // A fork: a copy of the ledger (key included) that takes different records from here on.
+    let fork = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(fork.path().join(".provledger")).unwrap();
+    for entry in std::fs::read_dir(p.join(".provledger")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(
+            entry.path(),
+            fork.path().join(".provledger").join(entry.file_name()),
+        )
+        .unwrap();
+    }
+    let body = ok(p, &["append", "--example", "lane-result"]);
+    std::fs::write(p.join("one.json"), &body).unwrap();
+    std::fs::write(
+        fork.path().join("one.json"),
+        body.replace("\"fast\"", "\"forged\""),
+    )
+    .unwrap();
+    for _ in 0..3 {
+        ok(
+            p,
+            &["append", "--kind", "lane-result", "--json", "one.json"],
+        );
+        ok(
+            fork.path(),
+            &["append", "--kind", "lane-result", "--json", "one.json"],
+        );
+    }
+    // The node trusts the real ledger's head.
+    let state = p.join("node.txt");
+    std::fs::write(&state, ok(p, &["checkpoint"])).unwrap();
+    let state = state.to_str().unwrap();
+    let period = ["--since", "2000-01-01", "--until", "2100-01-01"];
+    for (ledger_dir, forked) in [(p, false), (fork.path(), true)] {
+        let out = ledger_dir.join("exp");
+        let mut args = vec!["export"];
+        args.extend(period);
+        args.extend(["-o", out.to_str().unwrap()]);
+        ok(ledger_dir, &args);
+        // Each export verifies on its own: the fork's key signed its checkpoints.
+        assert_eq!(
+            run(
+                p,
+                &["verify", "--export", out.to_str().unwrap(), "--vkey", &vkey]
+            )
+            .0,
+            0
+        );
+        let (code, _, err) = run(
+            p,
+            &[
+                "verify",
+                "--export",
+                out.to_str().unwrap(),
+                "--vkey",
+                &vkey,
+                "--trusted",
+                state,
+            ],
+        );
+        if forked {
+            assert_eq!(code, 1, "the fork's export was accepted");
+            assert!(err.contains("forked"), "{err}");
+        } else {
+            assert_eq!(code, 0, "{err}");
+        }
+    }
+}

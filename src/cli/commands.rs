@@ -65,16 +65,18 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Verify {
             vkey,
             export: Some(dir),
+            trusted,
             json,
             ..
-        } => proofs::verify_export(&dir, &vkey.unwrap_or_default(), json),
+        } => proofs::verify_export(&dir, &vkey.unwrap_or_default(), trusted, json),
         Command::Verify {
             vkey,
             bundle: Some(bundle),
             artifacts,
+            trusted,
             json,
             ..
-        } => proofs::verify_bundle(&bundle, &vkey.unwrap_or_default(), artifacts, json),
+        } => proofs::verify_bundle(&bundle, &vkey.unwrap_or_default(), artifacts, trusted, json),
         Command::Verify {
             vkey,
             trusted,

@@ -252,6 +252,9 @@ pub enum Prove {
         id: String,
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Include a consistency proof from this (trusted) tree size to the bundle's checkpoint.
+        #[arg(long)]
+        from_size: Option<u64>,
     },
     /// The consistency proof from size M to the checkpoint at size N (default: the latest).
     Consistency {

@@ -28,8 +28,12 @@ fn emit(text: &str, output: Option<PathBuf>) -> Result<i32> {
 pub fn prove(flag: Option<PathBuf>, p: Prove) -> Result<i32> {
     let ledger = open(flag)?;
     match p {
-        Prove::Release { id, output } => {
-            let bundle = ledger.release_bundle(&id)?;
+        Prove::Release {
+            id,
+            output,
+            from_size,
+        } => {
+            let bundle = ledger.release_bundle(&id, from_size)?;
             emit(
                 &format!("{}\n", serde_json::to_string_pretty(&bundle)?),
                 output,
@@ -386,11 +390,14 @@ pub fn verify_bundle(
     file: &Path,
     vkey: &str,
     artifacts: Option<PathBuf>,
+    trusted: Option<PathBuf>,
     json: bool,
 ) -> Result<i32> {
     let verifiers = verifiers(&[vkey.to_string()])?;
+    let trusted = read_trusted(trusted, &verifiers)?;
     let text = input::read_text(&file.to_string_lossy())?;
-    let result = provledger::bundle::verify(&text, &verifiers, artifacts.as_deref());
+    let result =
+        provledger::bundle::verify(&text, &verifiers, artifacts.as_deref(), trusted.as_ref());
     let summary = match result {
         Ok(s) => s,
         Err(Error::Invalid(m)) => bail!(Error::Invalid(format!("{}: {m}", file.display()))),
@@ -450,15 +457,24 @@ pub fn verify_bundle(
     Ok(0)
 }
 
-pub fn verify_export(dir: &Path, vkey: &str, json: bool) -> Result<i32> {
+pub fn verify_export(dir: &Path, vkey: &str, trusted: Option<PathBuf>, json: bool) -> Result<i32> {
     let verifiers = verifiers(&[vkey.to_string()])?;
-    let result = provledger::export::verify(dir, &verifiers).map(|c| {
+    let trusted = read_trusted(trusted, &verifiers)?;
+    let result = provledger::export::verify(dir, &verifiers, trusted.as_ref()).map(|c| {
         format!(
             "{} rows of {} verified: records {}..{} prove against the checkpoint at size {}",
             c.rows, c.origin, c.covered.0, c.covered.1, c.size
         )
     });
     outcome(result, json)
+}
+
+/// The checkpoint in a node's state file, opened with `verifiers`.
+fn read_trusted(path: Option<PathBuf>, verifiers: &[Verifier]) -> Result<Option<Checkpoint>> {
+    let Some(path) = path else { return Ok(None) };
+    let note = trust::read_state(&path)?
+        .ok_or_else(|| Error::Invalid(format!("no trusted checkpoint at {}", path.display())))?;
+    Ok(Some(checkpoint::open(&note, verifiers)?.checkpoint))
 }
 
 /// The verified ledger must extend the node's trusted checkpoint.
