@@ -166,11 +166,46 @@ fn unb64(text: &str, what: &str) -> Result<Hash> {
         .ok_or_else(|| invalid(format!("{what}: not base64 of 32 bytes")))
 }
 
-fn write(dir: &Path, name: &str, bytes: &[u8], files: &mut Vec<(String, String)>) -> Result<()> {
-    std::fs::write(dir.join(name), bytes)
-        .map_err(|e| Error::Io(format!("writing {}: {e}", dir.join(name).display())))?;
-    files.push((name.to_string(), crate::hash::sha256(bytes).to_hex()));
-    Ok(())
+/// One CSV line (RFC 4180 quoting, `\n` line end).
+fn csv_line(fields: Vec<String>) -> Result<Vec<u8>> {
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    w.write_record(&fields)
+        .map_err(|e| Error::Io(format!("writing CSV: {e}")))?;
+    w.into_inner()
+        .map_err(|e| Error::Io(format!("writing CSV: {e}")))
+}
+
+/// A buffered file writer that hashes what it writes (SHA-256, for the manifest).
+struct Hashing {
+    file: std::io::BufWriter<std::fs::File>,
+    hash: sha2::Sha256,
+    path: std::path::PathBuf,
+}
+
+impl Hashing {
+    fn create(path: &Path) -> Result<Hashing> {
+        let file = std::fs::File::create(path)
+            .map_err(|e| Error::Io(format!("creating {}: {e}", path.display())))?;
+        Ok(Hashing {
+            file: std::io::BufWriter::new(file),
+            hash: sha2::Digest::new(),
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        sha2::Digest::update(&mut self.hash, bytes);
+        std::io::Write::write_all(&mut self.file, bytes)
+    }
+
+    /// Flushes and returns the SHA-256 (hex) of everything written.
+    fn finish(mut self) -> Result<String> {
+        std::io::Write::flush(&mut self.file)
+            .map_err(|e| Error::Io(format!("writing {}: {e}", self.path.display())))?;
+        Ok(hex::encode(sha2::Digest::finalize(self.hash)))
+    }
 }
 
 impl Ledger {
@@ -195,33 +230,42 @@ impl Ledger {
         let (first, end) = (lo.saturating_sub(1), (hi + 1).min(size));
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::Io(format!("creating {}: {e}", dir.display())))?;
-        let mut files = Vec::new();
-        let (mut raw, mut data, mut rows) = (String::new(), Vec::new(), 0u64);
-        let mut csv = csv::Writer::from_writer(Vec::new());
-        csv.write_record(CSV_COLUMNS)
-            .map_err(|e| Error::Io(e.to_string()))?;
-        for i in first..end {
-            let e = crate::ledger::load_entry(&snap, i)?;
-            raw.push_str(&B64.encode(&e.bytes));
-            raw.push('\n');
+        // Streamed to the files, hashing as they are written: memory does not grow with the
+        // period.
+        let data_name = data_file(&query.format);
+        let mut data = Hashing::create(&dir.join(data_name))?;
+        let mut raw = Hashing::create(&dir.join(RAW_FILE))?;
+        let is_csv = query.format == "csv";
+        let io = |e: std::io::Error| Error::Io(format!("writing the export: {e}"));
+        if is_csv {
+            data.write_all(&csv_line(
+                CSV_COLUMNS.iter().map(|c| c.to_string()).collect(),
+            )?)
+            .map_err(io)?;
+        }
+        let mut rows = 0u64;
+        snap.for_each_record(first..end, |i, bytes| {
+            raw.write_all(B64.encode(bytes).as_bytes())
+                .and_then(|()| raw.write_all(b"\n"))
+                .map_err(io)?;
+            let e = crate::ledger::decode_entry(i, bytes)?;
             if matches(query, &e) {
                 rows += 1;
-                if query.format == "jsonl" || query.format == "intoto" {
-                    data.extend(json_row(&query.format, &e).to_string().bytes());
-                    data.push(b'\n');
+                if is_csv {
+                    data.write_all(&csv_line(csv_row(&e))?).map_err(io)?;
                 } else {
-                    csv.write_record(csv_row(&e))
-                        .map_err(|e| Error::Io(e.to_string()))?;
+                    let line = json_row(&query.format, &e).to_string();
+                    data.write_all(line.as_bytes())
+                        .and_then(|()| data.write_all(b"\n"))
+                        .map_err(io)?;
                 }
             }
-        }
-        if query.format == "jsonl" || query.format == "intoto" {
-            write(dir, data_file(&query.format), &data, &mut files)?;
-        } else {
-            let bytes = csv.into_inner().map_err(|e| Error::Io(e.to_string()))?;
-            write(dir, CSV_FILE, &bytes, &mut files)?;
-        }
-        write(dir, RAW_FILE, raw.as_bytes(), &mut files)?;
+            Ok(())
+        })?;
+        let files = vec![
+            (data_name.to_string(), data.finish()?),
+            (RAW_FILE.to_string(), raw.finish()?),
+        ];
         let mut snap = snap;
         let left = crate::compact_range::CompactRange::peaks_of(&mut snap, first)?;
         let right = right_nodes(end, size)

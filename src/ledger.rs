@@ -633,7 +633,7 @@ pub(crate) fn load_entry(snap: &Snapshot, index: u64) -> Result<Entry> {
     decode_entry(index, &bytes)
 }
 
-fn decode_entry(index: u64, bytes: &[u8]) -> Result<Entry> {
+pub(crate) fn decode_entry(index: u64, bytes: &[u8]) -> Result<Entry> {
     let record =
         record::decode(bytes).map_err(|e| Error::Corrupt(format!("record {index}: {e}")))?;
     Ok(Entry {

@@ -424,3 +424,95 @@ fn an_export_from_a_ledger_forked_after_its_start_fails_against_a_trusted_checkp
         }
     }
 }
+
+#[test]
+fn jsonl_and_csv_round_trip_every_record_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    ok(dir.path(), &["demo", "--dir", demo.to_str().unwrap()]);
+    let l = demo.join(".provledger");
+    let l = l.to_str().unwrap();
+    ok(dir.path(), &["--ledger", l, "key", "rotate"]);
+    let log: Vec<serde_json::Value> = ok(dir.path(), &["--ledger", l, "log", "--json"])
+        .lines()
+        .map(|x| serde_json::from_str(x).unwrap())
+        .collect();
+    let kinds: std::collections::BTreeSet<&str> =
+        log.iter().map(|r| r["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.len(), 8, "{kinds:?}");
+    for format in ["jsonl", "csv"] {
+        let out = dir.path().join(format);
+        ok(
+            dir.path(),
+            &[
+                "--ledger",
+                l,
+                "export",
+                "--since",
+                "2000-01-01",
+                "--until",
+                "2100-01-01",
+                "--format",
+                format,
+                "-o",
+                out.to_str().unwrap(),
+            ],
+        );
+        if format == "jsonl" {
+            let rows: Vec<serde_json::Value> = std::fs::read_to_string(out.join("records.jsonl"))
+                .unwrap()
+                .lines()
+                .map(|x| serde_json::from_str(x).unwrap())
+                .collect();
+            assert_eq!(rows.len(), log.len());
+            for (row, rec) in rows.iter().zip(&log) {
+                for field in [
+                    "index",
+                    "leaf_hash",
+                    "version",
+                    "kind",
+                    "time",
+                    "time_us",
+                    "actor",
+                    "prev",
+                    "body",
+                ] {
+                    assert_eq!(row[field], rec[field], "{field} of record {}", rec["index"]);
+                }
+                // The raw bytes hash to the leaf hash.
+                use base64::Engine as _;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(row["record"].as_str().unwrap())
+                    .unwrap();
+                assert_eq!(
+                    provledger::hash::leaf_hash(&bytes).to_hex(),
+                    rec["leaf_hash"].as_str().unwrap()
+                );
+            }
+        } else {
+            let text = std::fs::read_to_string(out.join("records.csv")).unwrap();
+            let mut reader = csv::Reader::from_reader(text.as_bytes());
+            let header: Vec<String> = reader
+                .headers()
+                .unwrap()
+                .iter()
+                .map(str::to_string)
+                .collect();
+            assert_eq!(header, provledger::export::CSV_COLUMNS);
+            let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+            assert_eq!(rows.len(), log.len());
+            for (row, rec) in rows.iter().zip(&log) {
+                assert_eq!(row[0], rec["index"].to_string());
+                assert_eq!(&row[1], rec["leaf_hash"].as_str().unwrap());
+                assert_eq!(&row[2], rec["time"].as_str().unwrap());
+                assert_eq!(row[3], rec["time_us"].to_string());
+                assert_eq!(&row[4], rec["actor"].as_str().unwrap());
+                assert_eq!(&row[5], rec["kind"].as_str().unwrap());
+                assert_eq!(row[6], rec["prev"]["size"].to_string());
+                assert_eq!(&row[7], rec["prev"]["root"].as_str().unwrap());
+                let body: serde_json::Value = serde_json::from_str(&row[10]).unwrap();
+                assert_eq!(body, rec["body"]);
+            }
+        }
+    }
+}
