@@ -191,6 +191,25 @@ fn verify(c: &mut Criterion) {
     g.finish();
 }
 
+fn export(c: &mut Criterion) {
+    let ledger = million();
+    let out = tempfile::tempdir().unwrap();
+    let query = provledger::export::Query {
+        since_us: i64::MIN,
+        until_us: i64::MAX,
+        kinds: vec![],
+        channel: None,
+        format: "jsonl".into(),
+    };
+    let mut g = c.benchmark_group("export_1m");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(MILLION));
+    g.bench_function("jsonl", |b| {
+        b.iter(|| ledger.export(&query, out.path()).unwrap())
+    });
+    g.finish();
+}
+
 fn raw_reads_and_hashing(c: &mut Criterion) {
     let mut g = c.benchmark_group("limits");
     let bytes = record_bytes(1);
@@ -229,6 +248,7 @@ criterion_group!(
     batch_append,
     proofs,
     verify,
+    export,
     raw_reads_and_hashing
 );
 criterion_main!(benches);

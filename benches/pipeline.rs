@@ -200,5 +200,52 @@ fn channel_moves(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, hashing, channel_moves);
+/// A release of 100 components (each with its gate decisions) and its bundle.
+fn bundle_100(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::init(&dir.path().join("l"), "bench.example/bundle").unwrap();
+    let text = "name = \"p\"\nrequired_lanes = []\n[[gates]]\nname = \"q\"\nmetric = \"acc\"\ncomparator = \">=\"\nthreshold = 0.5\n";
+    ledger
+        .set_policy("rm", policy::parse(text).unwrap())
+        .unwrap();
+    let mut components = Vec::new();
+    for i in 0..100 {
+        let path = dir.path().join(format!("m{i}.bin"));
+        std::fs::write(&path, format!("weights {i}")).unwrap();
+        let hashed = artifact::hash_path(&path, Options::default()).unwrap();
+        let meta = ArtifactMeta {
+            name: format!("m{i}"),
+            provider: "aws".into(),
+            artifact_kind: "k".into(),
+            ..Default::default()
+        };
+        ledger.add_artifact("t", &hashed, meta).unwrap();
+        ledger
+            .evaluate_gates(
+                "e",
+                &hashed.blake3,
+                &serde_json::json!({"acc": 0.9}),
+                vec![],
+            )
+            .unwrap();
+        components.push(hashed.blake3);
+    }
+    let req = FuseRequest {
+        release_id: "big".into(),
+        components,
+        ..Default::default()
+    };
+    ledger.fuse("rm", &req).unwrap();
+    let bundle = serde_json::to_string(&ledger.release_bundle("big", None).unwrap()).unwrap();
+    let vkey = ledger.current_key().unwrap();
+    let mut g = c.benchmark_group("bundle_100_components");
+    g.bench_function("verify", |b| {
+        b.iter(|| {
+            provledger::bundle::verify(&bundle, std::slice::from_ref(&vkey), None, None).unwrap()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, hashing, channel_moves, bundle_100);
 criterion_main!(benches);
