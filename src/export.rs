@@ -33,6 +33,8 @@ pub const CSV_FILE: &str = "records.csv";
 pub const RAW_FILE: &str = "raw-records.b64";
 /// The manifest.
 pub const MANIFEST_FILE: &str = "manifest.json";
+/// Records rendered at a time on all cores.
+const EXPORT_CHUNK: usize = 4096;
 /// The CSV columns, in order.
 pub const CSV_COLUMNS: [&str; 11] = [
     "index",
@@ -96,12 +98,53 @@ fn matches(q: &Query, e: &Entry) -> bool {
 
 /// One row of the JSON Lines export.
 pub fn jsonl_row(e: &Entry) -> Value {
-    let mut row = e.to_json();
-    row["record"] = B64.encode(&e.bytes).into();
-    row
+    e.to_json()
 }
 
-/// A JSON row of format `jsonl` or `intoto`.
+/// A JSON Lines row serialized directly (the same fields as [`jsonl_row`]): an export of
+/// 10^6 records spends its time here.
+#[derive(Serialize)]
+struct Row<'a> {
+    index: u64,
+    leaf_hash: crate::hash::Hash,
+    version: u8,
+    kind: &'static str,
+    time: String,
+    time_us: i64,
+    actor: &'a str,
+    prev: &'a crate::record::TreeHead,
+    #[serde(serialize_with = "body_json")]
+    body: &'a crate::record::Body,
+}
+
+fn body_json<S: serde::Serializer>(
+    b: &&crate::record::Body,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    b.serialize_json(s)
+}
+
+/// The text of a JSON row of format `jsonl` or `intoto`.
+fn json_line(format: &str, e: &Entry) -> String {
+    if format == "intoto" {
+        return crate::intoto::statement(e).to_string();
+    }
+    let r = &e.record;
+    let row = Row {
+        index: e.index,
+        leaf_hash: e.leaf_hash,
+        version: r.version,
+        kind: r.body.kind().name(),
+        time: format_time(r.time_us),
+        time_us: r.time_us,
+        actor: &r.actor,
+        prev: &r.prev,
+        body: &r.body,
+    };
+    serde_json::to_string(&row).expect("rows always serialize")
+}
+
+/// A JSON row of format `jsonl` or `intoto`, as a value (for verification).
 fn json_row(format: &str, e: &Entry) -> Value {
     if format == "intoto" {
         crate::intoto::statement(e)
@@ -244,24 +287,47 @@ impl Ledger {
             .map_err(io)?;
         }
         let mut rows = 0u64;
-        snap.for_each_record(first..end, |i, bytes| {
-            raw.write_all(B64.encode(bytes).as_bytes())
-                .and_then(|()| raw.write_all(b"\n"))
-                .map_err(io)?;
-            let e = crate::ledger::decode_entry(i, bytes)?;
-            if matches(query, &e) {
-                rows += 1;
-                if is_csv {
-                    data.write_all(&csv_line(csv_row(&e))?).map_err(io)?;
-                } else {
-                    let line = json_row(&query.format, &e).to_string();
-                    data.write_all(line.as_bytes())
-                        .and_then(|()| data.write_all(b"\n"))
-                        .map_err(io)?;
+        // Records are rendered in chunks on all cores, then written in order.
+        let mut chunk: Vec<(u64, Vec<u8>)> = Vec::with_capacity(EXPORT_CHUNK);
+        let mut flush = |chunk: &mut Vec<(u64, Vec<u8>)>| -> Result<()> {
+            use rayon::prelude::*;
+            let rendered: Vec<(String, Option<Vec<u8>>)> = chunk
+                .par_iter()
+                .map(|(i, bytes)| {
+                    let encoded = B64.encode(bytes);
+                    let e = crate::ledger::decode_entry(*i, bytes)?;
+                    let line = match (matches(query, &e), is_csv) {
+                        (false, _) => None,
+                        (true, true) => Some(csv_line(csv_row(&e))?),
+                        (true, false) => {
+                            let mut l = json_line(&query.format, &e).into_bytes();
+                            l.push(b'\n');
+                            Some(l)
+                        }
+                    };
+                    Ok((encoded, line))
+                })
+                .collect::<Result<_>>()?;
+            for (encoded, line) in rendered {
+                raw.write_all(encoded.as_bytes())
+                    .and_then(|()| raw.write_all(b"\n"))
+                    .map_err(io)?;
+                if let Some(line) = line {
+                    rows += 1;
+                    data.write_all(&line).map_err(io)?;
                 }
+            }
+            chunk.clear();
+            Ok(())
+        };
+        snap.for_each_record(first..end, |i, bytes| {
+            chunk.push((i, bytes.to_vec()));
+            if chunk.len() == EXPORT_CHUNK {
+                flush(&mut chunk)?;
             }
             Ok(())
         })?;
+        flush(&mut chunk)?;
         let files = vec![
             (data_name.to_string(), data.finish()?),
             (RAW_FILE.to_string(), raw.finish()?),

@@ -192,6 +192,26 @@ impl Body {
         value.expect("record bodies always serialize to JSON")
     }
 
+    /// The body's JSON form written straight to `s`, without building a `Value`.
+    ///
+    /// # Errors
+    /// Whatever the serializer returns.
+    pub fn serialize_json<S: serde::Serializer>(
+        &self,
+        s: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Body::Artifact(b) => b.serialize(s),
+            Body::LaneResult(b) => b.serialize(s),
+            Body::Policy(b) => b.serialize(s),
+            Body::GateDecision(b) => b.serialize(s),
+            Body::FusedManifest(b) => b.serialize(s),
+            Body::Promotion(b) => b.serialize(s),
+            Body::Rollback(b) => b.serialize(s),
+            Body::KeyEvent(b) => b.serialize(s),
+        }
+    }
+
     /// Checks the rules the types alone cannot: required text is non-empty, numbers finite.
     ///
     /// # Errors
