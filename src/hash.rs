@@ -26,7 +26,7 @@ pub const EMPTY_ROOT: Hash = Hash([
 impl Hash {
     /// Lower-case hex, 64 characters.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        hex32(&self.0)
     }
 
     /// Parses exactly 64 hex digits (either case).
@@ -88,6 +88,14 @@ impl<'de> Deserialize<'de> for Hash {
             <[u8; 32]>::deserialize(d).map(Hash)
         }
     }
+}
+
+/// Lower-case hex of 32 bytes, through a stack buffer (`hex::encode` builds its string one
+/// `char` at a time, which showed in export profiles).
+pub fn hex32(bytes: &[u8; 32]) -> String {
+    let mut buf = [0u8; 64];
+    hex::encode_to_slice(bytes, &mut buf).expect("64 bytes hold 32 in hex");
+    String::from_utf8(buf.to_vec()).expect("hex is ASCII")
 }
 
 /// Plain SHA-256 of `data`.
