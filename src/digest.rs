@@ -101,7 +101,12 @@ fn shorten(text: &str) -> String {
 
 impl std::fmt::Display for Digest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.algorithm.name(), crate::hash::hex32(&self.value))
+        write!(
+            f,
+            "{}:{}",
+            self.algorithm.name(),
+            crate::hash::hex32(&self.value)
+        )
     }
 }
 

@@ -266,11 +266,14 @@ impl Ledger {
                 query.format
             )));
         }
-        let (size, note) = self.checkpoint(None)?;
         let snap = self.snapshot()?;
-        let lo = crate::ledger::first_at_or_after(&snap, size, query.since_us)?;
-        let hi = crate::ledger::first_at_or_after(&snap, size, query.until_us)?.max(lo);
-        let (first, end) = (lo.saturating_sub(1), (hi + 1).min(size));
+        let current = snap.record_count()?;
+        let lo = crate::ledger::first_at_or_after(&snap, current, query.since_us)?;
+        let hi = crate::ledger::first_at_or_after(&snap, current, query.until_us)?.max(lo);
+        let (first, end) = (lo.saturating_sub(1), (hi + 1).min(current));
+        // The signed checkpoint at the end of the period: the first commit that covers it.
+        let size = snap.checkpoint_at_or_after(end)?.unwrap_or(current);
+        let (size, note) = self.checkpoint(Some(size))?;
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::Io(format!("creating {}: {e}", dir.display())))?;
         // Streamed to the files, hashing as they are written: memory does not grow with the

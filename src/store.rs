@@ -480,6 +480,22 @@ impl Snapshot {
             .ok_or_else(|| Error::Corrupt(format!("no checkpoint at or below size {size}")))
     }
 
+    /// The smallest size at or above `size` with a stored checkpoint, if any.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn checkpoint_at_or_after(&self, size: u64) -> Result<Option<u64>> {
+        let table = open_read(&self.txn, CHECKPOINTS)?;
+        let mut rows = table
+            .range(size..)
+            .map_err(storage("reading checkpoints"))?;
+        let first = rows
+            .next()
+            .transpose()
+            .map_err(storage("reading checkpoints"))?;
+        Ok(first.map(|(k, _)| k.value()))
+    }
+
     /// Calls `f` with every stored checkpoint, by increasing size.
     ///
     /// # Errors
