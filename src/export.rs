@@ -220,10 +220,14 @@ fn csv_line(fields: Vec<String>) -> Result<Vec<u8>> {
         .map_err(|e| Error::Io(format!("writing CSV: {e}")))
 }
 
-/// A buffered file writer that hashes what it writes (SHA-256, for the manifest).
+/// A file writer that hashes what it writes (SHA-256, for the manifest) on its own thread,
+/// so the hashing of a large export overlaps the rendering and writing.
 struct Hashing {
     file: std::io::BufWriter<std::fs::File>,
-    hash: sha2::Sha256,
+    hasher: Option<(
+        std::sync::mpsc::Sender<Vec<u8>>,
+        std::thread::JoinHandle<String>,
+    )>,
     path: std::path::PathBuf,
 }
 
@@ -231,23 +235,37 @@ impl Hashing {
     fn create(path: &Path) -> Result<Hashing> {
         let file = std::fs::File::create(path)
             .map_err(|e| Error::Io(format!("creating {}: {e}", path.display())))?;
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let handle = std::thread::spawn(move || {
+            let mut h: sha2::Sha256 = sha2::Digest::new();
+            for buf in rx {
+                sha2::Digest::update(&mut h, &buf);
+            }
+            hex::encode(sha2::Digest::finalize(h))
+        });
         Ok(Hashing {
             file: std::io::BufWriter::new(file),
-            hash: sha2::Digest::new(),
+            hasher: Some((tx, handle)),
             path: path.to_path_buf(),
         })
     }
 
-    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        sha2::Digest::update(&mut self.hash, bytes);
-        std::io::Write::write_all(&mut self.file, bytes)
+    fn write_all(&mut self, bytes: Vec<u8>) -> std::io::Result<()> {
+        std::io::Write::write_all(&mut self.file, &bytes)?;
+        let (tx, _) = self.hasher.as_ref().expect("open until finish");
+        tx.send(bytes)
+            .map_err(|_| std::io::Error::other("the hashing thread stopped"))
     }
 
     /// Flushes and returns the SHA-256 (hex) of everything written.
     fn finish(mut self) -> Result<String> {
         std::io::Write::flush(&mut self.file)
             .map_err(|e| Error::Io(format!("writing {}: {e}", self.path.display())))?;
-        Ok(hex::encode(sha2::Digest::finalize(self.hash)))
+        let (tx, handle) = self.hasher.take().expect("finished once");
+        drop(tx);
+        handle
+            .join()
+            .map_err(|_| Error::Io("the hashing thread failed".into()))
     }
 }
 
@@ -284,7 +302,7 @@ impl Ledger {
         let is_csv = query.format == "csv";
         let io = |e: std::io::Error| Error::Io(format!("writing the export: {e}"));
         if is_csv {
-            data.write_all(&csv_line(
+            data.write_all(csv_line(
                 CSV_COLUMNS.iter().map(|c| c.to_string()).collect(),
             )?)
             .map_err(io)?;
@@ -311,15 +329,17 @@ impl Ledger {
                     Ok((encoded, line))
                 })
                 .collect::<Result<_>>()?;
+            let (mut raw_buf, mut data_buf) = (Vec::new(), Vec::new());
             for (encoded, line) in rendered {
-                raw.write_all(encoded.as_bytes())
-                    .and_then(|()| raw.write_all(b"\n"))
-                    .map_err(io)?;
+                raw_buf.extend_from_slice(encoded.as_bytes());
+                raw_buf.push(b'\n');
                 if let Some(line) = line {
                     rows += 1;
-                    data.write_all(&line).map_err(io)?;
+                    data_buf.extend_from_slice(&line);
                 }
             }
+            raw.write_all(raw_buf).map_err(io)?;
+            data.write_all(data_buf).map_err(io)?;
             chunk.clear();
             Ok(())
         };
