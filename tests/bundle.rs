@@ -162,6 +162,43 @@ fn the_independent_python_verifier_agrees_on_bundles() {
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&bundle).unwrap();
     let n = v["records"].as_array().unwrap().len();
+    // A changed path hash or checkpoint byte: both verifiers refuse.
+    let mut changes = Vec::new();
+    for i in (0..n).step_by(4) {
+        if let Some(h) = v["records"][i]["path"][0].as_str() {
+            let mut hash = B64.decode(h).unwrap();
+            hash[3] ^= 0x08;
+            let mut changed = v.clone();
+            changed["records"][i]["path"][0] = B64.encode(&hash).into();
+            changes.push(changed);
+        }
+    }
+    let note = v["checkpoint"].as_str().unwrap().to_string();
+    for at in [0, note.len() / 3, note.len() / 2, note.len() - 10] {
+        let mut text = note.clone();
+        let c = text.as_bytes()[at];
+        if !c.is_ascii_alphanumeric() {
+            continue;
+        }
+        text.replace_range(at..at + 1, if c == b'A' { "B" } else { "A" });
+        let mut changed = v.clone();
+        changed["checkpoint"] = text.into();
+        changes.push(changed);
+    }
+    assert!(changes.len() >= 6);
+    for changed in changes {
+        std::fs::write(&file, changed.to_string()).unwrap();
+        assert_eq!(
+            python(&["bundle", f, "--vkey", &vkey]).0,
+            1,
+            "python accepted a changed proof or checkpoint"
+        );
+        assert_ne!(
+            verify(dir.path(), &changed.to_string(), &vkey, &[]).0,
+            0,
+            "rust accepted it"
+        );
+    }
     for i in (0..n).step_by(3) {
         let mut changed = v.clone();
         let bytes = changed["records"][i]["bytes"].as_str().unwrap().to_string();
