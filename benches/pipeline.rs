@@ -137,35 +137,43 @@ fn hashing(c: &mut Criterion) {
     g.finish();
 }
 
-fn channel_moves(c: &mut Criterion) {
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = Ledger::init(&dir.path().join("l"), "bench.example/moves").unwrap();
+/// A ledger with a one-gate policy and no lanes required.
+fn ledger_with_policy(dir: &Path) -> Ledger {
+    let ledger = Ledger::init(&dir.join("l"), "bench.example/pipeline").unwrap();
     let text = "name = \"p\"\nrequired_lanes = []\n[[gates]]\nname = \"q\"\nmetric = \"acc\"\ncomparator = \">=\"\nthreshold = 0.5\n";
     ledger
         .set_policy("rm", policy::parse(text).unwrap())
         .unwrap();
-    let path = dir.path().join("m.bin");
-    std::fs::write(&path, "weights").unwrap();
+    ledger
+}
+
+/// Records a small model artifact `name` that passes the gate; returns its digest.
+fn passing_model(ledger: &Ledger, dir: &Path, name: &str) -> provledger::Digest {
+    let path = dir.join(format!("{name}.bin"));
+    std::fs::write(&path, format!("weights of {name}")).unwrap();
     let hashed = artifact::hash_path(&path, Options::default()).unwrap();
     let meta = ArtifactMeta {
-        name: "m".into(),
+        name: name.into(),
         provider: "aws".into(),
         artifact_kind: "k".into(),
         ..Default::default()
     };
     ledger.add_artifact("t", &hashed, meta).unwrap();
+    let metrics = serde_json::json!({"acc": 0.9});
     ledger
-        .evaluate_gates(
-            "e",
-            &hashed.blake3,
-            &serde_json::json!({"acc": 0.9}),
-            vec![],
-        )
+        .evaluate_gates("e", &hashed.blake3, &metrics, vec![])
         .unwrap();
+    hashed.blake3
+}
+
+fn channel_moves(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = ledger_with_policy(dir.path());
+    let model = passing_model(&ledger, dir.path(), "m");
     for id in ["v1", "v2"] {
         let req = FuseRequest {
             release_id: id.into(),
-            components: vec![hashed.blake3],
+            components: vec![model],
             ..Default::default()
         };
         ledger.fuse("rm", &req).unwrap();
@@ -203,33 +211,10 @@ fn channel_moves(c: &mut Criterion) {
 /// A release of 100 components (each with its gate decisions) and its bundle.
 fn bundle_100(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let ledger = Ledger::init(&dir.path().join("l"), "bench.example/bundle").unwrap();
-    let text = "name = \"p\"\nrequired_lanes = []\n[[gates]]\nname = \"q\"\nmetric = \"acc\"\ncomparator = \">=\"\nthreshold = 0.5\n";
-    ledger
-        .set_policy("rm", policy::parse(text).unwrap())
-        .unwrap();
-    let mut components = Vec::new();
-    for i in 0..100 {
-        let path = dir.path().join(format!("m{i}.bin"));
-        std::fs::write(&path, format!("weights {i}")).unwrap();
-        let hashed = artifact::hash_path(&path, Options::default()).unwrap();
-        let meta = ArtifactMeta {
-            name: format!("m{i}"),
-            provider: "aws".into(),
-            artifact_kind: "k".into(),
-            ..Default::default()
-        };
-        ledger.add_artifact("t", &hashed, meta).unwrap();
-        ledger
-            .evaluate_gates(
-                "e",
-                &hashed.blake3,
-                &serde_json::json!({"acc": 0.9}),
-                vec![],
-            )
-            .unwrap();
-        components.push(hashed.blake3);
-    }
+    let ledger = ledger_with_policy(dir.path());
+    let components: Vec<_> = (0..100)
+        .map(|i| passing_model(&ledger, dir.path(), &format!("m{i}")))
+        .collect();
     let req = FuseRequest {
         release_id: "big".into(),
         components,
