@@ -382,6 +382,9 @@ impl Ledger {
     /// [`Error::Invalid`] for an empty actor, an invalid body or an over-long record (nothing is
     /// written); storage errors.
     pub fn append_batch(&self, items: Vec<(String, Body)>) -> Result<Vec<Appended>> {
+        // Input is checked before the signing key: a read-only open (see `with_writable`)
+        // must refuse bad input itself, never reach for the writable file.
+        check_items(&items)?;
         self.append_signed(items, &[self.signer()?])
     }
 
@@ -391,14 +394,7 @@ impl Ledger {
         items: Vec<(String, Body)>,
         signers: &[&Signer],
     ) -> Result<Vec<Appended>> {
-        if items.is_empty() {
-            return Err(invalid("nothing to append"));
-        }
-        for (n, (actor, body)) in items.iter().enumerate() {
-            check_actor(actor).map_err(|e| invalid(format!("record {}: {e}", n + 1)))?;
-            body.validate()
-                .map_err(|e| invalid(format!("record {}: {e}", n + 1)))?;
-        }
+        check_items(&items)?;
         let now = now_us();
         // The kept snapshot would no longer be the ledger.
         *self.reader.lock().unwrap_or_else(|e| e.into_inner()) = None;
@@ -659,6 +655,32 @@ pub(crate) fn first_at_or_after(snap: &Snapshot, size: u64, t: i64) -> Result<u6
         }
     }
     Ok(lo)
+}
+
+/// Checks a batch before anything is written: non-empty, valid actors and bodies, and every
+/// record within [`record::MAX_RECORD_LEN`] (measured on its real encoding: `prev` and `time`
+/// have fixed widths).
+fn check_items(items: &[(String, Body)]) -> Result<()> {
+    if items.is_empty() {
+        return Err(invalid("nothing to append"));
+    }
+    for (n, (actor, body)) in items.iter().enumerate() {
+        let at = |e: Error| invalid(format!("record {}: {e}", n + 1));
+        check_actor(actor).map_err(at)?;
+        body.validate().map_err(at)?;
+        let probe = Record {
+            version: FORMAT_VERSION,
+            time_us: 0,
+            actor: actor.clone(),
+            prev: TreeHead {
+                size: 0,
+                root: crate::hash::EMPTY_ROOT,
+            },
+            body: body.clone(),
+        };
+        record::encode(&probe).map_err(at)?;
+    }
+    Ok(())
 }
 
 fn check_actor(actor: &str) -> Result<()> {

@@ -14,6 +14,9 @@ use serde::Serialize;
 use crate::error::{Result, invalid};
 use crate::kinds::Outcome;
 
+/// Test suites nested deeper than this are refused (pytest writes one level).
+pub const MAX_NESTING: usize = 64;
+
 /// The counts of one JUnit report.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Report {
@@ -108,6 +111,14 @@ pub fn parse(text: &str) -> Result<Report> {
             _ => (None, false),
         };
         if let Some(e) = start {
+            // Every attribute must be well-formed XML, read or not (an undefined entity is a
+            // malformed report, not a name to ignore).
+            for a in e.attributes() {
+                let a =
+                    a.map_err(|err| invalid(format!("malformed JUnit XML at byte {at}: {err}")))?;
+                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                    .map_err(|err| invalid(format!("malformed JUnit XML at byte {at}: {err}")))?;
+            }
             let name = e.name();
             let name = name.as_ref();
             if !root_seen {
@@ -129,6 +140,11 @@ pub fn parse(text: &str) -> Result<Report> {
                         skipped: count_attr(&e, "skipped")?,
                         duration_ms: seconds_attr(&e)?,
                     };
+                    if suites.len() >= MAX_NESTING {
+                        return Err(invalid(format!(
+                            "JUnit test suites nest deeper than {MAX_NESTING} at byte {at}"
+                        )));
+                    }
                     suites.push(Suite {
                         declared,
                         ..Suite::default()
