@@ -10,6 +10,7 @@
 //! user; [`ledger`] is the facade the CLI calls.
 #![forbid(unsafe_code)]
 
+pub mod append;
 pub mod bundle;
 pub mod checkpoint;
 pub mod compact_range;
