@@ -17,7 +17,7 @@ use crate::error::{Error, Result, invalid};
 use crate::hash::{Hash, leaf_hash};
 use crate::kinds::FusedManifest;
 use crate::note::Verifier;
-use crate::record::{self, Body, Kind, Record, RecordRef};
+use crate::record::{self, Body, Record, RecordRef};
 
 /// The first field of every bundle.
 pub const FORMAT: &str = "provledger/release-bundle/v1";
@@ -104,22 +104,10 @@ impl Ledger {
                 }
             }
         }
-        for kind in [Kind::Promotion, Kind::Rollback] {
-            let filter = crate::ledger::Filter {
-                kind: Some(kind),
-                ..Default::default()
-            };
-            self.for_each(&filter, |e| {
-                let involved = match &e.record.body {
-                    Body::Promotion(p) => p.release_id == id || p.replaces.as_deref() == Some(id),
-                    Body::Rollback(r) => r.release_id == id || r.replaces == id,
-                    _ => false,
-                };
-                if involved && e.index < size {
-                    wanted.insert(e.index);
-                }
-                Ok(())
-            })?;
+        for e in self.moves_involving(id)? {
+            if e.index < size {
+                wanted.insert(e.index);
+            }
         }
         let mut records = Vec::with_capacity(wanted.len());
         for i in wanted {

@@ -96,15 +96,6 @@ fn rref(e: &Entry) -> RecordRef {
 }
 
 impl Ledger {
-    fn entries(&self, prefix: &index::Prefix) -> Result<Vec<Entry>> {
-        let mut out = Vec::new();
-        self.find_entry(prefix, false, |e| {
-            out.push(e.clone());
-            None::<()>
-        })?;
-        Ok(out)
-    }
-
     /// Loads the records an index term names, oldest or newest first, until `f` returns a
     /// value: a channel's current release or a release's manifest costs a few reads, not one
     /// per record of its history.
@@ -344,6 +335,37 @@ impl Ledger {
         Ok(moves)
     }
 
+    /// Every promotion or rollback that moves a channel to or away from release `id`, in order.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn moves_involving(&self, id: &str) -> Result<Vec<Entry>> {
+        let mut moves = Vec::new();
+        for kind in [Kind::Promotion, Kind::Rollback] {
+            self.for_each(
+                &Filter {
+                    kind: Some(kind),
+                    ..Filter::default()
+                },
+                |e| {
+                    let involved = match &e.record.body {
+                        Body::Promotion(p) => {
+                            p.release_id == id || p.replaces.as_deref() == Some(id)
+                        }
+                        Body::Rollback(r) => r.release_id == id || r.replaces == id,
+                        _ => false,
+                    };
+                    if involved {
+                        moves.push(e);
+                    }
+                    Ok(())
+                },
+            )?;
+        }
+        moves.sort_by_key(|e| e.index);
+        Ok(moves)
+    }
+
     /// The channel's current release (its last move), if any.
     ///
     /// # Errors
@@ -473,16 +495,11 @@ impl Ledger {
             .iter()
             .map(follow)
             .collect::<Result<_>>()?;
-        let mut moves = Vec::new();
-        for e in self.entries(&index::release_prefix(id))? {
-            match &e.record.body {
-                Body::Promotion(p) if p.release_id == id => moves.push(e.to_json()),
-                Body::Rollback(r) if r.release_id == id || r.replaces == id => {
-                    moves.push(e.to_json())
-                }
-                _ => {}
-            }
-        }
+        let moves: Vec<Value> = self
+            .moves_involving(id)?
+            .iter()
+            .map(Entry::to_json)
+            .collect();
         Ok(json!({
             "release": id,
             "manifest": entry.to_json(),
