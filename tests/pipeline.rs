@@ -444,7 +444,22 @@ fn rollback_targets_and_refusals() {
     assert_eq!(tree["artifacts"].as_array().unwrap().len(), 2);
     assert_eq!(tree["lane_results"].as_array().unwrap().len(), 2);
     assert_eq!(tree["gate_decisions"].as_array().unwrap().len(), 3);
-    assert!(tree["channel_moves"].as_array().unwrap().len() >= 2);
+    // Every move to or away from v2: its promotion, v3's promotion that replaced it, the
+    // rollback to it and the rollback away from it (a regression: the last two "away" moves
+    // were missing).
+    let moves: Vec<u64> = tree["channel_moves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["index"].as_u64().unwrap())
+        .collect();
+    let expected: Vec<u64> = history
+        .iter()
+        .filter(|m| m.release_id == "v2" || m.replaces.as_deref() == Some("v2"))
+        .map(|m| m.index)
+        .collect();
+    assert_eq!(expected.len(), 4);
+    assert_eq!(moves, expected);
 }
 
 fn write_tree(root: &Path, files: &[(&str, &str)]) {
