@@ -173,7 +173,7 @@ pub fn verify(
             Some(c) if c.old_size == t.head.size => c
                 .proof
                 .iter()
-                .map(|h| B64.decode(h).ok().and_then(|b| Hash::from_slice(&b).ok()))
+                .map(|h| Hash::from_base64(h))
                 .collect::<Option<_>>()
                 .ok_or_else(|| invalid("a consistency hash is not base64 of 32 bytes"))?,
             _ => Vec::new(),
@@ -199,7 +199,7 @@ pub fn verify(
         let path: Vec<Hash> = r
             .path
             .iter()
-            .map(|h| B64.decode(h).ok().and_then(|b| Hash::from_slice(&b).ok()))
+            .map(|h| Hash::from_base64(h))
             .collect::<Option<_>>()
             .ok_or_else(|| {
                 invalid(format!(

@@ -56,10 +56,7 @@ impl Checkpoint {
         let root_text = lines
             .next()
             .ok_or_else(|| invalid("checkpoint line 3: the root hash is missing"))?;
-        let root = B64
-            .decode(root_text)
-            .ok()
-            .and_then(|b| Hash::from_slice(&b).ok())
+        let root = Hash::from_base64(root_text)
             .ok_or_else(|| invalid("checkpoint line 3: the root must be base64 of 32 bytes"))?;
         let extensions: Vec<String> = lines.map(str::to_string).collect();
         if extensions.iter().any(String::is_empty) {

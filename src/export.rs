@@ -203,10 +203,7 @@ fn b64(h: &Hash) -> String {
 }
 
 fn unb64(text: &str, what: &str) -> Result<Hash> {
-    B64.decode(text)
-        .ok()
-        .and_then(|b| Hash::from_slice(&b).ok())
-        .ok_or_else(|| invalid(format!("{what}: not base64 of 32 bytes")))
+    Hash::from_base64(text).ok_or_else(|| invalid(format!("{what}: not base64 of 32 bytes")))
 }
 
 /// One CSV line (RFC 4180 quoting, `\n` line end).

@@ -38,6 +38,16 @@ impl Hash {
         Hash::from_slice(&bytes)
     }
 
+    /// Parses standard padded base64 of exactly 32 bytes (the form of checkpoints, proof
+    /// files, bundles and exports); `None` for anything else.
+    pub fn from_base64(text: &str) -> Option<Hash> {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .ok()?;
+        Hash::from_slice(&bytes).ok()
+    }
+
     /// Takes exactly 32 bytes.
     ///
     /// # Errors
@@ -140,5 +150,16 @@ mod tests {
         assert!(Hash::from_hex(&h.to_hex()[..62]).is_err());
         assert!(Hash::from_hex(&format!("{}00", h.to_hex())).is_err());
         assert!(Hash::from_hex("zz").is_err());
+    }
+
+    #[test]
+    fn base64_takes_exactly_32_bytes() {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let h = sha256(b"abc");
+        assert_eq!(Hash::from_base64(&b64.encode(h.0)), Some(h));
+        assert_eq!(Hash::from_base64(&b64.encode([1u8; 31])), None);
+        assert_eq!(Hash::from_base64(&b64.encode([1u8; 33])), None);
+        assert_eq!(Hash::from_base64("not base64!"), None);
     }
 }

@@ -247,11 +247,6 @@ impl Ledger {
         &self.dir
     }
 
-    /// The store, for modules that read it directly (verification).
-    pub fn store(&mut self) -> &mut Store {
-        &mut self.store
-    }
-
     /// Cheap checks on open, O(log n): the tile of the last leaf holds exactly the nodes it
     /// should for the number of records, and the last record names the root that the stored
     /// nodes give for the size before it.

@@ -175,9 +175,7 @@ impl ProofFile {
 }
 
 fn parse_b64_hash(line: usize, text: &str) -> Result<Hash> {
-    B64.decode(text)
-        .ok()
-        .and_then(|b| Hash::from_slice(&b).ok())
+    Hash::from_base64(text)
         .ok_or_else(|| invalid(format!("line {line}: a hash is base64 of 32 bytes")))
 }
 
