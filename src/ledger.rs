@@ -148,6 +148,17 @@ impl Ledger {
     /// # Errors
     /// As [`Ledger::init`]; [`Error::Invalid`] when the key's name is not the origin.
     pub fn init_with_key(dir: &Path, origin: &str, key: Option<Signer>) -> Result<Ledger> {
+        Ledger::init_in(dir, origin, key, Store::create)
+    }
+
+    /// [`Ledger::init_with_key`] with the store made by `create(file, origin, genesis vkey,
+    /// empty checkpoint)`.
+    pub(crate) fn init_in(
+        dir: &Path,
+        origin: &str,
+        key: Option<Signer>,
+        create: impl FnOnce(&Path, &str, &str, &str) -> Result<Store>,
+    ) -> Result<Ledger> {
         // The origin is the signing key's name (C2SP signed-note: the log's key name).
         note::check_name(origin)?;
         let signer = match key {
@@ -176,7 +187,7 @@ impl Ledger {
             root: crate::hash::EMPTY_ROOT,
         };
         let note = sign_checkpoint(origin, empty, &[&signer])?;
-        let store = Store::create(&file, origin, &signer.verifier().to_text(), &note)?;
+        let store = create(&file, origin, &signer.verifier().to_text(), &note)?;
         Ok(Ledger {
             store,
             dir: dir.to_path_buf(),

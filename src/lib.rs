@@ -31,6 +31,8 @@ pub mod proof;
 pub mod proof_file;
 pub mod record;
 pub mod store;
+#[cfg(test)]
+mod sync_points;
 pub mod tile;
 pub mod tree;
 pub mod trust;

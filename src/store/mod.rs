@@ -130,6 +130,32 @@ impl Store {
         let db = builder()
             .create(path)
             .map_err(storage("creating the ledger file"))?;
+        Store::initialize(db, path, origin, genesis_vkey, empty_checkpoint)
+    }
+
+    /// [`Store::create`] on any redb storage backend: the sync-point crash tests use one that
+    /// records every write and sync.
+    #[cfg(test)]
+    pub(crate) fn create_on(
+        backend: impl redb::StorageBackend,
+        path: &Path,
+        origin: &str,
+        genesis_vkey: &str,
+        empty_checkpoint: &str,
+    ) -> Result<Store> {
+        let db = builder()
+            .create_with_backend(backend)
+            .map_err(storage("creating the ledger file"))?;
+        Store::initialize(db, path, origin, genesis_vkey, empty_checkpoint)
+    }
+
+    fn initialize(
+        db: Database,
+        path: &Path,
+        origin: &str,
+        genesis_vkey: &str,
+        empty_checkpoint: &str,
+    ) -> Result<Store> {
         let store = Store {
             handle: Handle::Write(db),
             path: path.to_path_buf(),
