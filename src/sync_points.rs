@@ -189,7 +189,7 @@ fn every_sync_point_of_a_run_recovers_to_an_acknowledged_state() {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
-            if matches!(op, Op::SetLen(_)) || seed % 2 == 0 {
+            if matches!(op, Op::SetLen(_)) || seed.is_multiple_of(2) {
                 apply(&mut torn, op);
             }
         }
