@@ -1,7 +1,7 @@
 //! Crashes (PRODUCT.md promise 6): the real binary appends in a loop and is killed with SIGKILL
 //! at random moments; after each kill the ledger opens, verifies, holds every acknowledged
 //! record with its exact bytes, and appending continues. CI runs `CRASH_KILLS` kills (default
-//! 40); the extended lane sets it higher.
+//! 200); the extended lane runs 2,000.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -38,7 +38,7 @@ fn killed_appends_lose_no_acknowledged_record() {
     let kills: usize = std::env::var("CRASH_KILLS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(40);
+        .unwrap_or(200);
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
     assert_eq!(
@@ -111,8 +111,7 @@ fn killed_appends_lose_no_acknowledged_record() {
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let acks = std::fs::read_to_string(p.join("acknowledged.jsonl")).unwrap_or_default();
     let reader = BufReader::new(acks.as_bytes());
-    assert!(
-        reader.lines().count() > 0,
-        "no append was ever acknowledged"
-    );
+    let acknowledged = reader.lines().count();
+    assert!(acknowledged > 0, "no append was ever acknowledged");
+    eprintln!("{kills} kills survived; {acknowledged} acknowledged appends, every one found");
 }
