@@ -203,7 +203,24 @@ impl Ledger {
     /// # Errors
     /// [`Error::Invalid`] when there is no ledger; [`Error::Corrupt`] when the check fails.
     pub fn open(dir: &Path, writable: bool) -> Result<Ledger> {
-        let store = Store::open(&dir.join(LEDGER_FILE), writable)?;
+        Ledger::open_store(
+            dir,
+            Store::open(&dir.join(LEDGER_FILE), writable)?,
+            writable,
+        )
+    }
+
+    /// Opens the ledger read-only after redb's integrity check of the whole file, for
+    /// `verify`: a file damaged outside redb is refused as [`Error::Corrupt`], and nothing is
+    /// ever written to it (see [`Store::open_checked`]).
+    ///
+    /// # Errors
+    /// As [`Ledger::open`].
+    pub fn open_checked(dir: &Path) -> Result<Ledger> {
+        Ledger::open_store(dir, Store::open_checked(&dir.join(LEDGER_FILE))?, false)
+    }
+
+    fn open_store(dir: &Path, store: Store, writable: bool) -> Result<Ledger> {
         let origin = store.read()?.origin()?;
         let mut ledger = Ledger {
             store,

@@ -5,17 +5,26 @@
 
 mod cli;
 
+/// Set when a panic came from redb reading a damaged file.
+static DAMAGED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn main() {
     // A reader that stops early (`provledger log | head`) closes the pipe: printing then
     // panics in Rust's `println!`, which is not an error of ours. Anything else that panics
     // is a bug, reported on one line.
+    // redb trusts the file it reads and may panic on one damaged outside it (its docs); such a
+    // panic is reported as a damaged ledger (exit 1). `verify` never meets one: it reads
+    // through redb's integrity check.
     std::panic::set_hook(Box::new(|info| {
-        let message = panic_message(info.payload());
-        if !message.contains("Broken pipe") {
+        let message = panic_message(info.payload()).replace('\n', " ");
+        let in_redb = info.location().is_some_and(|l| l.file().contains("/redb-"));
+        if in_redb {
+            DAMAGED.store(true, std::sync::atomic::Ordering::Relaxed);
             eprintln!(
-                "provledger: internal error (a bug): {}",
-                message.replace('\n', " ")
+                "provledger: the ledger file is damaged (redb: {message}); run 'provledger verify'"
             );
+        } else if !message.contains("Broken pipe") {
+            eprintln!("provledger: internal error (a bug): {message}");
         }
     }));
     let code = match std::panic::catch_unwind(cli::run) {
@@ -31,6 +40,7 @@ fn main() {
             if broken_pipe { 0 } else { code }
         }
         Err(payload) if panic_message(payload.as_ref()).contains("Broken pipe") => 0,
+        Err(_) if DAMAGED.load(std::sync::atomic::Ordering::Relaxed) => 1,
         Err(_) => 2,
     };
     std::process::exit(code);

@@ -50,6 +50,8 @@ struct Audit {
     epoch_rows: Vec<Key>,
     rows_checked: u64,
     checkpoints: u64,
+    /// The size of the last checkpoint checked.
+    last_checkpoint: Option<u64>,
 }
 
 impl Audit {
@@ -71,6 +73,15 @@ impl Audit {
         if rec.time_us < self.last_time {
             return Err(bad(format!(
                 "record {index}: its time is before the previous record's"
+            )));
+        }
+        // Records of one commit share its time: a new time begins a new commit, and the
+        // previous commit stored its checkpoint here.
+        if index > 0 && rec.time_us != self.last_time && self.last_checkpoint != Some(index) {
+            return Err(bad(format!(
+                "checkpoint at size {index} is missing: records {} and {index} were committed \
+                 separately (their times differ) and every commit stores its checkpoint",
+                index - 1
             )));
         }
         self.last_time = rec.time_us;
@@ -166,6 +177,13 @@ impl Audit {
     }
 
     fn checkpoint(&mut self, size: u64, note: &str) -> Result<()> {
+        if self.last_checkpoint.is_none() && size != 0 {
+            return Err(bad(
+                "checkpoint at size 0 is missing (init stores the checkpoint of the empty tree)"
+                    .to_string(),
+            ));
+        }
+        self.last_checkpoint = Some(size);
         let key = keys::key_at(&self.history, size).clone();
         let v = crate::checkpoint::open(note, &[key])
             .map_err(|e| bad(format!("checkpoint at size {size}: {e}")))?;
@@ -255,6 +273,7 @@ impl Ledger {
             epoch_rows: Vec::new(),
             rows_checked: 0,
             checkpoints: 0,
+            last_checkpoint: None,
         };
         checkpoints.for_each_checkpoint(|size, note| {
             if size > total {

@@ -344,7 +344,7 @@ pub fn verify(
     trusted: Option<PathBuf>,
     json: bool,
 ) -> Result<i32> {
-    let ledger = open(flag)?;
+    let ledger = Ledger::open_checked(&input::ledger_dir(flag)?)?;
     let genesis = vkey.as_deref().map(keys::read_vkey).transpose()?;
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(0);

@@ -47,6 +47,12 @@ pub const DEFAULT_BUSY_WAIT: Duration = Duration::from_secs(10);
 enum Handle {
     Write(Database),
     Read(ReadOnlyDatabase),
+    /// Integrity-checked at open, writes kept in memory, with the handle that holds the
+    /// file's read locks ([`Store::open_checked`]).
+    Checked {
+        db: Database,
+        _lock: ReadOnlyDatabase,
+    },
 }
 
 /// An open ledger file.
@@ -203,6 +209,39 @@ impl Store {
                 }
             })?)
         };
+        Store::checked_header(handle, path)
+    }
+
+    /// Opens an existing ledger file read-only after redb's integrity check of every page (a
+    /// file damaged outside redb is refused as [`Error::Corrupt`] instead of being trusted).
+    /// Nothing is written to the file: the check's own commit, and the recovery after a crash,
+    /// stay in memory (`checked.rs`). Used by `verify`.
+    ///
+    /// # Errors
+    /// As [`Store::open`].
+    pub fn open_checked(path: &Path) -> Result<Store> {
+        if !path.is_file() {
+            return Err(Error::Invalid(format!(
+                "no ledger file at {}",
+                path.display()
+            )));
+        }
+        let lock = open_with_wait(path, busy_wait(), || {
+            let file = std::fs::File::open(path)?;
+            builder().open_read_only_with_backend(checked::LockOnly::new(file)?)
+        })?;
+        let file = std::fs::File::open(path).map_err(storage("opening the ledger"))?;
+        let mut b = builder();
+        b.set_check_integrity_on_open(true);
+        let db = b
+            .create_with_backend(
+                checked::Overlay::new(file).map_err(storage("opening the ledger"))?,
+            )
+            .map_err(storage("checking the ledger file"))?;
+        Store::checked_header(Handle::Checked { db, _lock: lock }, path)
+    }
+
+    fn checked_header(handle: Handle, path: &Path) -> Result<Store> {
         let store = Store {
             handle,
             path: path.to_path_buf(),
@@ -222,7 +261,7 @@ impl Store {
     /// Storage errors; [`Error::Corrupt`] when a table is missing.
     pub fn read(&self) -> Result<Snapshot> {
         let txn = match &self.handle {
-            Handle::Write(db) => db.begin_read(),
+            Handle::Write(db) | Handle::Checked { db, .. } => db.begin_read(),
             Handle::Read(db) => db.begin_read(),
         }
         .map_err(storage("starting a read"))?;
@@ -393,5 +432,6 @@ impl HashReader for Batch<'_> {
     }
 }
 
+mod checked;
 mod snapshot;
 pub use snapshot::Snapshot;
