@@ -57,8 +57,16 @@ fn small_ledger(n: u64) -> (tempfile::TempDir, Ledger) {
     (dir, ledger)
 }
 
+/// Property cases: 64 in CI, `PROPTEST_CASES` in the extended lane.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
     fn inclusion_at_random_sizes_matches_the_reference(size in 1..=BIG, seed in any::<u64>()) {

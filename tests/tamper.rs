@@ -275,3 +275,32 @@ fn random_byte_flips_of_the_file_are_never_reported_ok() {
          content (verify OK, every table row unchanged)"
     );
 }
+
+#[test]
+fn a_truncated_ledger_is_caught_against_the_checkpoint_a_node_trusts() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let ledger_dir = p.join(".provledger");
+    let ledger = Ledger::init(&ledger_dir, "test.example/truncate").unwrap();
+    for i in 0..10 {
+        ledger.append("t", common::lane_body(i)).unwrap();
+    }
+    drop(ledger);
+    // The file as it was at size 10: what deleting the last records would leave behind.
+    let older = std::fs::read(p.join(FILE)).unwrap();
+    let ledger = Ledger::open(&ledger_dir, true).unwrap();
+    for i in 10..15 {
+        ledger.append("t", common::lane_body(i)).unwrap();
+    }
+    let (_, note) = ledger.checkpoint(None).unwrap();
+    drop(ledger);
+    std::fs::write(p.join("trusted.txt"), note).unwrap();
+    assert_eq!(verify(p).code, 0);
+    std::fs::write(p.join(FILE), older).unwrap();
+    // On its own the older ledger is a valid ledger of 10 records...
+    assert_eq!(run(p, &["verify"]).code, 0);
+    // ...but not one that extends what the node trusts.
+    let o = verify(p);
+    assert_refused(&o, "truncated to 10 of 15 records");
+    assert!(o.stderr.contains("15"), "{}", o.stderr);
+}
