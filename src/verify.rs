@@ -7,8 +7,6 @@
 //! key). The first difference is reported with the record or checkpoint it belongs to.
 //! Memory is bounded: one tile per tree stratum and one epoch of index rows.
 
-use std::collections::HashMap;
-
 use serde::Serialize;
 
 use crate::Ledger;
@@ -43,7 +41,7 @@ struct Audit {
     range: CompactRange,
     history: KeyHistory,
     last_time: i64,
-    tiles: HashMap<u64, Vec<u8>>,
+    tiles: tile::PositionMap<u64, Vec<u8>>,
     tiles_checked: u64,
     /// The stored level-0 tile of the current records, read once per 16 records.
     leaf_tile: (u64, Vec<u8>),
@@ -267,7 +265,7 @@ impl Ledger {
             range: CompactRange::new(),
             history: vec![(0, stored_genesis)],
             last_time: i64::MIN,
-            tiles: HashMap::new(),
+            tiles: tile::PositionMap::default(),
             tiles_checked: 0,
             leaf_tile: (u64::MAX, Vec::new()),
             epoch_rows: Vec::new(),

@@ -9,7 +9,6 @@
 //! is computed from the tiles, so they cannot disagree. Readers use MVCC snapshots
 //! ([`Snapshot`], in `snapshot.rs`) and never see a half-written batch.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -306,7 +305,7 @@ pub struct Batch<'t> {
     records: redb::Table<'t, u64, &'static [u8]>,
     tiles: redb::Table<'t, u64, &'static [u8]>,
     index: redb::Table<'t, [u8; 16], ()>,
-    tile_cache: HashMap<u64, Vec<u8>>,
+    tile_cache: crate::tile::PositionMap<u64, Vec<u8>>,
 }
 
 impl<'t> Batch<'t> {
@@ -320,7 +319,7 @@ impl<'t> Batch<'t> {
             index: txn
                 .open_table(INDEX)
                 .map_err(storage("opening the index"))?,
-            tile_cache: HashMap::new(),
+            tile_cache: crate::tile::PositionMap::default(),
         })
     }
 

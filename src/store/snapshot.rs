@@ -1,8 +1,6 @@
 //! Read snapshots of the ledger file: the tables a consistent MVCC read transaction sees,
 //! with bounded caches of the tiles and right-border ranges that proofs reuse.
 
-use std::collections::HashMap;
-
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use super::{
@@ -346,7 +344,7 @@ impl HashReader for Snapshot {
 
 /// A map that forgets its oldest entry beyond `cap` entries.
 struct Bounded<K, V> {
-    map: HashMap<K, V>,
+    map: crate::tile::PositionMap<K, V>,
     order: std::collections::VecDeque<K>,
     cap: usize,
 }
@@ -354,7 +352,7 @@ struct Bounded<K, V> {
 impl<K: std::hash::Hash + Eq + Copy, V> Bounded<K, V> {
     fn new(cap: usize) -> Bounded<K, V> {
         Bounded {
-            map: HashMap::new(),
+            map: crate::tile::PositionMap::default(),
             order: std::collections::VecDeque::new(),
             cap,
         }
