@@ -10,11 +10,10 @@ static DAMAGED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::n
 
 fn main() {
     // A reader that stops early (`provledger log | head`) closes the pipe: printing then
-    // panics in Rust's `println!`, which is not an error of ours. Anything else that panics
-    // is a bug, reported on one line.
-    // redb trusts the file it reads and may panic on one damaged outside it (its docs); such a
-    // panic is reported as a damaged ledger (exit 1). `verify` never meets one: it reads
-    // through redb's integrity check.
+    // panics in Rust's `println!`, which is not an error of ours. redb trusts the file it reads
+    // and may panic on one damaged outside it (its docs): reported as a damaged ledger, exit 1
+    // (`verify` never meets one: it reads through redb's integrity check). Anything else that
+    // panics is a bug, reported on one line.
     std::panic::set_hook(Box::new(|info| {
         let message = panic_message(info.payload()).replace('\n', " ");
         let in_redb = info.location().is_some_and(|l| l.file().contains("/redb-"));

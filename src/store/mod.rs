@@ -106,6 +106,17 @@ fn open_with_wait<T>(
     }
 }
 
+fn must_exist(path: &Path) -> Result<()> {
+    if path.is_file() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "no ledger file at {}",
+            path.display()
+        )))
+    }
+}
+
 /// The bounded wait: $PROVLEDGER_BUSY_TIMEOUT_MS, else [`DEFAULT_BUSY_WAIT`].
 fn busy_wait() -> Duration {
     std::env::var("PROVLEDGER_BUSY_TIMEOUT_MS")
@@ -185,12 +196,7 @@ impl Store {
     /// [`Error::Invalid`] if there is no file; [`Error::Corrupt`] if it is not a provledger
     /// ledger of a known version; storage errors.
     pub fn open(path: &Path, writable: bool) -> Result<Store> {
-        if !path.is_file() {
-            return Err(Error::Invalid(format!(
-                "no ledger file at {}",
-                path.display()
-            )));
-        }
+        must_exist(path)?;
         let wait = busy_wait();
         let handle = if writable {
             Handle::Write(open_with_wait(path, wait, || builder().open(path))?)
@@ -219,12 +225,7 @@ impl Store {
     /// # Errors
     /// As [`Store::open`].
     pub fn open_checked(path: &Path) -> Result<Store> {
-        if !path.is_file() {
-            return Err(Error::Invalid(format!(
-                "no ledger file at {}",
-                path.display()
-            )));
-        }
+        must_exist(path)?;
         let lock = open_with_wait(path, busy_wait(), || {
             let file = std::fs::File::open(path)?;
             builder().open_read_only_with_backend(checked::LockOnly::new(file)?)
