@@ -8,7 +8,7 @@ use provledger::ledger::{Filter, format_time, with_writable};
 use provledger::{Body, Digest, Error, Kind, Ledger, demo, examples, keys};
 use serde_json::json;
 
-use super::{Cli, Command, Format, input, pipeline, proofs};
+use super::{Cli, Command, Format, input, pipeline, proofs, release};
 
 pub fn dispatch(cli: Cli) -> Result<i32> {
     let ledger = cli.ledger;
@@ -88,7 +88,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Lane(c) => pipeline::lane(ledger, c),
         Command::Policy(c) => pipeline::policy(ledger, c),
         Command::Gate(c) => pipeline::gate(ledger, c),
-        Command::Release(c) => pipeline::release(ledger, c),
+        Command::Release(c) => release::release(ledger, c),
         Command::Export {
             since,
             until,

@@ -4,6 +4,7 @@ mod commands;
 mod input;
 mod pipeline;
 mod proofs;
+mod release;
 
 use std::path::PathBuf;
 
@@ -197,7 +198,7 @@ pub enum Command {
     Gate(pipeline::GateCommand),
     /// Fuse, promote and roll back releases; what is live, and the provenance of a release.
     #[command(subcommand)]
-    Release(pipeline::ReleaseCommand),
+    Release(release::ReleaseCommand),
     /// Export the records of a period with the proofs to check it offline (`verify --export`).
     #[command(after_help = "Examples:
   provledger export --since 2026-06-01 --until 2026-12-01 --format jsonl -o evidence/h2
