@@ -8,46 +8,19 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
+use common::{CHECKPOINTS, INDEX, LEDGER_FILE as FILE, META, RECORDS, Run, TILES, run, with_db};
 use provledger::Ledger;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 
-// The tables as ledger-format.md §6 names them.
-const META: TableDefinition<u64, &[u8]> = TableDefinition::new("meta");
-const RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::new("records");
-const TILES: TableDefinition<u64, &[u8]> = TableDefinition::new("tiles");
-const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("checkpoints");
-const INDEX: TableDefinition<[u8; 16], ()> = TableDefinition::new("index");
-
-const FILE: &str = ".provledger/ledger.redb";
-
-struct Outcome {
-    code: i32,
-    stderr: String,
-}
-
 /// `provledger verify --trusted` on the ledger in `dir`.
-fn verify(dir: &Path) -> Outcome {
+fn verify(dir: &Path) -> Run {
     run(dir, &["verify", "--trusted", "trusted.txt"])
-}
-
-fn run(dir: &Path, args: &[&str]) -> Outcome {
-    let out = Command::new(env!("CARGO_BIN_EXE_provledger"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("PROVLEDGER_DIR")
-        .output()
-        .unwrap();
-    Outcome {
-        code: out.status.code().unwrap_or(-1),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
 }
 
 /// A refusal as the product promises it: exit 1 (a failed check) or 2 (the file cannot be
 /// read as a ledger), one line, no panic.
-fn assert_refused(o: &Outcome, case: &str) {
+fn assert_refused(o: &Run, case: &str) {
     assert!(
         o.code != 0,
         "{case}: verify reported OK on a changed ledger"
@@ -110,13 +83,6 @@ fn dump(file: &Path) -> Vec<Rows> {
         .map(|r| (r.unwrap().0.value().to_vec(), Vec::new()));
     tables.push(rows.collect());
     tables
-}
-
-fn with_db(dir: &Path, f: impl FnOnce(&redb::WriteTransaction)) {
-    let db = Database::open(dir.join(FILE)).unwrap();
-    let txn = db.begin_write().unwrap();
-    f(&txn);
-    txn.commit().unwrap();
 }
 
 fn copy_ledger(from: &Path, to: &Path) {

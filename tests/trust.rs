@@ -4,36 +4,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
+use common::{CHECKPOINTS, INDEX, RECORDS, TILES, run, with_db};
 use provledger::Ledger;
-use redb::{Database, ReadableTable, TableDefinition};
-
-// The tables as ledger-format.md §6 names them.
-const RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::new("records");
-const TILES: TableDefinition<u64, &[u8]> = TableDefinition::new("tiles");
-const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("checkpoints");
-const INDEX: TableDefinition<[u8; 16], ()> = TableDefinition::new("index");
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_provledger"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("PROVLEDGER_DIR")
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+use redb::ReadableTable;
 
 fn ok(dir: &Path, args: &[&str]) -> String {
     let r = run(dir, args);
@@ -57,13 +31,6 @@ fn ledger() -> tempfile::TempDir {
         }
     }
     dir
-}
-
-fn with_db(dir: &Path, f: impl FnOnce(&redb::WriteTransaction)) {
-    let db = Database::open(dir.join(".provledger/ledger.redb")).unwrap();
-    let txn = db.begin_write().unwrap();
-    f(&txn);
-    txn.commit().unwrap();
 }
 
 fn assert_verify_fails(dir: &Path, expected: &str) {

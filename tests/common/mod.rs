@@ -1,5 +1,6 @@
 //! Shared test helpers: a naive RFC 9162 reference model (written from the RFC's recursive
-//! definitions, independent of the crate's stored-hash code) and small record builders.
+//! definitions, independent of the crate's stored-hash code), small record builders, and the
+//! real binary and the raw redb tables for the tamper tests.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -111,4 +112,46 @@ pub fn lane_body(i: u64) -> Body {
         duration_ms: 1,
         report_digest: None,
     })
+}
+
+// The tables as ledger-format.md §6 names them, for changing a ledger as an attacker with file
+// access would.
+pub const META: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("meta");
+pub const RECORDS: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("records");
+pub const TILES: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("tiles");
+pub const CHECKPOINTS: redb::TableDefinition<u64, &[u8]> =
+    redb::TableDefinition::new("checkpoints");
+pub const INDEX: redb::TableDefinition<[u8; 16], ()> = redb::TableDefinition::new("index");
+
+/// The ledger file below a directory holding `.provledger`.
+pub const LEDGER_FILE: &str = ".provledger/ledger.redb";
+
+/// What a run of the real binary printed and returned.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the real binary in `dir`, which finds its ledger there.
+pub fn run(dir: &std::path::Path, args: &[&str]) -> Run {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_provledger"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("PROVLEDGER_DIR")
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Changes the ledger in `dir` through redb directly, in one committed write transaction.
+pub fn with_db(dir: &std::path::Path, f: impl FnOnce(&redb::WriteTransaction)) {
+    let db = redb::Database::open(dir.join(LEDGER_FILE)).unwrap();
+    let txn = db.begin_write().unwrap();
+    f(&txn);
+    txn.commit().unwrap();
 }
