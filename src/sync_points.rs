@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use redb::{BackendError, StorageBackend};
 
 use crate::examples::example;
-use crate::store::Store;
+use crate::store::{Memory, Store, write_at};
 use crate::{Appended, Body, Kind, Ledger, keys, ledger};
 
 #[derive(Clone, Debug)]
@@ -28,52 +28,46 @@ enum Op {
 
 /// An in-memory disk that logs every operation redb makes on it.
 #[derive(Clone, Debug, Default)]
-struct Recorder(Arc<Mutex<(Vec<u8>, Vec<Op>)>>);
+struct Recorder {
+    disk: Memory,
+    ops: Arc<Mutex<Vec<Op>>>,
+}
+
+impl Recorder {
+    fn log(&self, op: Op) {
+        self.ops.lock().unwrap().push(op);
+    }
+}
 
 impl StorageBackend for Recorder {
     fn len(&self) -> Result<u64, BackendError> {
-        Ok(self.0.lock().unwrap().0.len() as u64)
+        self.disk.len()
     }
 
     fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), BackendError> {
-        let disk = self.0.lock().unwrap();
-        let start = offset as usize;
-        let bytes = disk.0.get(start..start + out.len()).ok_or_else(|| {
-            BackendError::Io(std::io::Error::from(std::io::ErrorKind::UnexpectedEof))
-        })?;
-        out.copy_from_slice(bytes);
-        Ok(())
+        self.disk.read(offset, out)
     }
 
     fn set_len(&self, len: u64) -> Result<(), BackendError> {
-        let mut disk = self.0.lock().unwrap();
-        disk.0.resize(len as usize, 0);
-        disk.1.push(Op::SetLen(len));
-        Ok(())
+        self.log(Op::SetLen(len));
+        self.disk.set_len(len)
     }
 
     fn sync_data(&self) -> Result<(), BackendError> {
-        self.0.lock().unwrap().1.push(Op::Sync);
+        self.log(Op::Sync);
         Ok(())
     }
 
     fn write(&self, offset: u64, data: &[u8]) -> Result<(), BackendError> {
-        let mut disk = self.0.lock().unwrap();
-        apply(&mut disk.0, &Op::Write(offset, data.to_vec()));
-        disk.1.push(Op::Write(offset, data.to_vec()));
-        Ok(())
+        self.log(Op::Write(offset, data.to_vec()));
+        self.disk.write(offset, data)
     }
 }
 
+/// Replays one logged operation onto a file image.
 fn apply(file: &mut Vec<u8>, op: &Op) {
     match op {
-        Op::Write(offset, data) => {
-            let start = *offset as usize;
-            if file.len() < start + data.len() {
-                file.resize(start + data.len(), 0);
-            }
-            file[start..start + data.len()].copy_from_slice(data);
-        }
+        Op::Write(offset, data) => write_at(file, *offset, data),
         Op::SetLen(len) => file.resize(*len as usize, 0),
         Op::Sync => {}
     }
@@ -138,7 +132,7 @@ fn every_sync_point_of_a_run_recovers_to_an_acknowledged_state() {
     })
     .unwrap();
     // After each acknowledged call: (operations logged so far, records acknowledged).
-    let ops_len = || disk.0.lock().unwrap().1.len();
+    let ops_len = || disk.ops.lock().unwrap().len();
     let mut acks = vec![(ops_len(), 0)];
     let mut all = Vec::new();
     for round in 0..24 {
@@ -151,7 +145,7 @@ fn every_sync_point_of_a_run_recovers_to_an_acknowledged_state() {
         acks.push((ops_len(), all.len()));
     }
     drop(ledger);
-    let ops = disk.0.lock().unwrap().1.clone();
+    let ops = disk.ops.lock().unwrap().clone();
     let syncs: Vec<usize> = (0..ops.len())
         .filter(|&i| matches!(ops[i], Op::Sync))
         .collect();

@@ -106,9 +106,18 @@ impl StorageBackend for Overlay {
     }
 }
 
-/// An in-memory file.
+/// An in-memory file (also the disk of the sync-point crash tests).
 #[derive(Clone, Debug, Default)]
-struct Memory(std::sync::Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Memory(std::sync::Arc<Mutex<Vec<u8>>>);
+
+/// Writes `data` at `offset` of `file`, growing it with zeros as a file grows.
+pub(crate) fn write_at(file: &mut Vec<u8>, offset: u64, data: &[u8]) {
+    let end = offset as usize + data.len();
+    if file.len() < end {
+        file.resize(end, 0);
+    }
+    file[offset as usize..end].copy_from_slice(data);
+}
 
 impl StorageBackend for Memory {
     fn len(&self) -> Result<u64, BackendError> {
@@ -135,12 +144,7 @@ impl StorageBackend for Memory {
     }
 
     fn write(&self, offset: u64, data: &[u8]) -> Result<(), BackendError> {
-        let mut bytes = self.0.lock().expect("not poisoned");
-        let end = offset as usize + data.len();
-        if bytes.len() < end {
-            bytes.resize(end, 0);
-        }
-        bytes[offset as usize..end].copy_from_slice(data);
+        write_at(&mut self.0.lock().expect("not poisoned"), offset, data);
         Ok(())
     }
 }

@@ -434,4 +434,6 @@ impl HashReader for Batch<'_> {
 
 mod checked;
 mod snapshot;
+#[cfg(test)]
+pub(crate) use checked::{Memory, write_at};
 pub use snapshot::Snapshot;
