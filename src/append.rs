@@ -1,7 +1,7 @@
-//! Appending: the one write path. Every batch is checked before anything is written, then
-//! encoded, hashed and chained record by record (record `i` names `(i, root(i))`, times never
-//! decrease) and committed with its tree nodes, index rows and signed checkpoint in one
-//! durable transaction.
+//! Appending: the one write path. Every batch is checked (and each body encoded) before
+//! anything is written, then hashed and chained record by record (record `i` names
+//! `(i, root(i))`, times never decrease) and committed with its tree nodes, the index rows of
+//! the epochs it completes and its signed checkpoint in one durable transaction.
 
 use crate::checkpoint::Checkpoint;
 use crate::compact_range::CompactRange;
@@ -10,8 +10,21 @@ use crate::hash::{Hash, leaf_hash};
 use crate::index;
 use crate::ledger::{Appended, Ledger, now_us};
 use crate::note::{self, Signer};
-use crate::record::{self, Body, FORMAT_VERSION, Record, TreeHead};
-use crate::store::Batch;
+use crate::record::{self, Body, FORMAT_VERSION, TreeHead};
+use crate::store::{Appending, Batch};
+
+/// Batches of at least this many records hash their chain on a second thread while this one
+/// writes (below it, starting the thread costs more than it saves).
+const PIPELINE_FROM: usize = 256;
+/// Records per hand-off between the two threads.
+const CHUNK: usize = 256;
+
+/// A checked item: its actor, its body and the body's bytes.
+struct Item {
+    actor: String,
+    body: Body,
+    bytes: Vec<u8>,
+}
 
 /// The sequential part of appending: each record names the head before it.
 struct Chain {
@@ -20,63 +33,70 @@ struct Chain {
     time_us: i64,
 }
 
-/// One record ready to store.
-struct Prepared {
-    bytes: Vec<u8>,
-    nodes: Vec<(u8, u64, Hash)>,
-    rows: Vec<index::Key>,
-    appended: Appended,
-}
-
 impl Chain {
-    fn next(&mut self, actor: String, body: Body) -> Result<Prepared> {
+    fn next(&mut self, item: &Item) -> (Appending, Appended) {
         let index = self.range.size();
-        let record = Record {
-            version: FORMAT_VERSION,
-            time_us: self.time_us,
-            actor,
-            prev: TreeHead {
-                size: index,
-                root: self.root,
-            },
-            body,
+        let prev = TreeHead {
+            size: index,
+            root: self.root,
         };
-        let bytes = record::encode(&record)?;
+        let bytes = record::encode_with_body(
+            FORMAT_VERSION,
+            self.time_us,
+            &item.actor,
+            &prev,
+            &item.bytes,
+        )
+        .expect("check_items measured the record");
         let leaf_hash = leaf_hash(&bytes);
         let nodes = self.range.append(leaf_hash);
         self.root = self.range.root();
-        Ok(Prepared {
-            bytes,
-            nodes,
-            rows: index::rows(index, &record.body),
-            appended: Appended {
+        let head = TreeHead {
+            size: index + 1,
+            root: self.root,
+        };
+        (
+            Appending { bytes, nodes },
+            Appended {
                 index,
                 leaf_hash,
-                head: TreeHead {
-                    size: index + 1,
-                    root: self.root,
-                },
+                head,
             },
-        })
+        )
     }
-}
 
-/// What a batch has written so far.
-#[derive(Default)]
-struct Written {
-    appended: Vec<Appended>,
-    index_rows: Vec<index::Key>,
-}
-
-impl Written {
-    fn store(&mut self, batch: &mut Batch, p: Prepared) -> Result<()> {
-        for (level, i, hash) in p.nodes {
-            batch.put_node(level, i, hash)?;
+    /// Stores `items` in `batch` with their index rows. A large batch hashes its chain on a
+    /// second thread while this one writes the index rows, then the records as they come: the
+    /// chain is sequential (each record names the root before it), and so are redb's writes.
+    fn store(&mut self, batch: &mut Batch, items: &[Item]) -> Result<Vec<Appended>> {
+        let start = self.range.size();
+        let count = items.len() as u64;
+        let mut appended = Vec::with_capacity(items.len());
+        let mut keep = |(record, a): (Appending, Appended)| {
+            appended.push(a);
+            Ok(record)
+        };
+        if items.len() < PIPELINE_FROM {
+            seal_epochs(batch, start, items)?;
+            let records: Vec<_> = items.iter().map(|item| self.next(item)).collect();
+            batch.put_records(count, records.into_iter().map(&mut keep))?;
+        } else {
+            std::thread::scope(|s| {
+                let (tx, rx) = std::sync::mpsc::channel::<Vec<_>>();
+                let chain = &mut *self;
+                s.spawn(move || {
+                    for chunk in items.chunks(CHUNK) {
+                        let records = chunk.iter().map(|item| chain.next(item)).collect();
+                        if tx.send(records).is_err() {
+                            return; // the writer stopped on an error
+                        }
+                    }
+                });
+                seal_epochs(batch, start, items)?;
+                batch.put_records(count, rx.into_iter().flatten().map(&mut keep))
+            })?;
         }
-        batch.put_record(p.appended.index, &p.bytes)?;
-        self.index_rows.extend(p.rows);
-        self.appended.push(p.appended);
-        Ok(())
+        Ok(appended)
     }
 }
 
@@ -104,9 +124,7 @@ impl Ledger {
         Ok(out.pop().expect("one record in, one out"))
     }
 
-    /// Appends records in one durable commit, all or none. (Hashing on a second thread while
-    /// this one writes was measured slower: the chain is sequential and hand-offs cost more
-    /// than they save.)
+    /// Appends records in one durable commit, all or none.
     ///
     /// # Errors
     /// [`Error::Invalid`] for an empty actor, an invalid body or an over-long record (nothing is
@@ -114,8 +132,8 @@ impl Ledger {
     pub fn append_batch(&self, items: Vec<(String, Body)>) -> Result<Vec<Appended>> {
         // Input is checked before the signing key: a read-only open (see `with_writable`)
         // must refuse bad input itself, never reach for the writable file.
-        check_items(&items)?;
-        self.append_signed(items, &[self.signer()?])
+        let items = check_items(items)?;
+        self.append_checked(items, &[self.signer()?])
     }
 
     /// Appends records and stores the checkpoint of the new size signed by `signers`.
@@ -124,65 +142,96 @@ impl Ledger {
         items: Vec<(String, Body)>,
         signers: &[&Signer],
     ) -> Result<Vec<Appended>> {
-        check_items(&items)?;
+        self.append_checked(check_items(items)?, signers)
+    }
+
+    fn append_checked(&self, items: Vec<Item>, signers: &[&Signer]) -> Result<Vec<Appended>> {
         let now = now_us();
         // The kept snapshot would no longer be the ledger.
         *self.reader.lock().unwrap_or_else(|e| e.into_inner()) = None;
         self.store.write(|batch| {
-            let size = batch.record_count()?;
-            let range = CompactRange::load(batch, size)?;
-            let last_time = match batch.last_record()? {
-                Some(bytes) => record::peek_time(&bytes)?,
-                None => i64::MIN,
+            let start = batch.record_count();
+            let range = CompactRange::load(batch, start)?;
+            let last_time = match start.checked_sub(1).map(|i| batch.record(i)).transpose()? {
+                Some(Some(bytes)) => record::peek_time(&bytes)?,
+                _ => i64::MIN,
             };
             let mut chain = Chain {
                 root: range.root(),
                 range,
                 time_us: now.max(last_time),
             };
-            let mut written = Written::default();
-            for (actor, body) in items {
-                written.store(batch, chain.next(actor, body)?)?;
-            }
-            // Index rows in key order: fewer page visits than one record at a time.
-            written.index_rows.sort_unstable();
-            for key in &written.index_rows {
-                batch.put_index(key)?;
-            }
+            let appended = chain.store(batch, &items)?;
             let head = TreeHead {
                 size: chain.range.size(),
                 root: chain.root,
             };
-            batch.put_checkpoint(head.size, &sign_checkpoint(&self.origin, head, signers)?)?;
-            Ok(written.appended)
+            batch.put_checkpoint(&sign_checkpoint(&self.origin, head, signers)?)?;
+            Ok(appended)
         })
     }
 }
 
+/// Writes the index rows of the epochs that `items`, appended from record `start` on, complete.
+fn seal_epochs(batch: &mut Batch, start: u64, items: &[Item]) -> Result<()> {
+    let end = start + items.len() as u64;
+    let rows = (start..index::sealed(end)).zip(items);
+    seal(
+        batch,
+        start,
+        end,
+        rows.flat_map(|(i, item)| index::rows(i, &item.body)),
+    )
+}
+
+/// Writes the index rows of the epochs that end within records `start..end` (ledger-format.md
+/// §6.3), sorted: `rows` (of the records from `start` on) and the rows of the records that
+/// earlier commits added to the first of those epochs, read back from the log.
+pub(crate) fn seal(
+    batch: &mut Batch,
+    start: u64,
+    end: u64,
+    rows: impl Iterator<Item = index::Key>,
+) -> Result<()> {
+    let (from, to) = (index::sealed(start), index::sealed(end));
+    if from == to {
+        return Ok(());
+    }
+    let mut all: Vec<index::Key> = rows.filter(|key| index::record_of(key) < to).collect();
+    for i in from..start {
+        let bytes = batch
+            .record(i)?
+            .ok_or_else(|| Error::Corrupt(format!("record {i} is missing")))?;
+        let record =
+            record::decode(&bytes).map_err(|e| Error::Corrupt(format!("record {i}: {e}")))?;
+        all.extend(index::rows(i, &record.body));
+    }
+    all.sort_unstable();
+    batch.put_index(&all)
+}
+
 /// Checks a batch before anything is written: non-empty, valid actors and bodies, and every
-/// record within [`record::MAX_RECORD_LEN`] (measured on its real encoding: `prev` and `time`
-/// have fixed widths).
-fn check_items(items: &[(String, Body)]) -> Result<()> {
+/// record within [`record::MAX_RECORD_LEN`] (`prev` and `time` have fixed widths). Each body
+/// is encoded once, here.
+fn check_items(items: Vec<(String, Body)>) -> Result<Vec<Item>> {
     if items.is_empty() {
         return Err(invalid("nothing to append"));
     }
-    for (n, (actor, body)) in items.iter().enumerate() {
+    let check = |(n, (actor, body)): (usize, (String, Body))| {
         let at = |e: Error| invalid(format!("record {}: {e}", n + 1));
-        check_actor(actor).map_err(at)?;
+        check_actor(&actor).map_err(at)?;
         body.validate().map_err(at)?;
-        let probe = Record {
-            version: FORMAT_VERSION,
-            time_us: 0,
-            actor: actor.clone(),
-            prev: TreeHead {
-                size: 0,
-                root: crate::hash::EMPTY_ROOT,
-            },
-            body: body.clone(),
-        };
-        record::encode(&probe).map_err(at)?;
-    }
-    Ok(())
+        let bytes = record::encode_body(&body).map_err(at)?;
+        let len = record::envelope_len(&actor) + bytes.len();
+        if len > record::MAX_RECORD_LEN {
+            return Err(at(invalid(format!(
+                "record is {len} bytes, more than the {} allowed",
+                record::MAX_RECORD_LEN
+            ))));
+        }
+        Ok(Item { actor, body, bytes })
+    };
+    items.into_iter().enumerate().map(check).collect()
 }
 
 fn check_actor(actor: &str) -> Result<()> {

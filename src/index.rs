@@ -1,13 +1,13 @@
-//! Index rows (ledger-format.md §6.4): which keys a record adds to the `index` table.
+//! Index rows (ledger-format.md §6.3): which keys a record adds to the `index` table.
 //!
 //! A row key is 16 bytes: `tag (1) || epoch (3, BE) || fingerprint (4) || record index (8, BE)`
-//! where the epoch is `index >> 16`. Partitioning by epoch keeps the rows a batch inserts in a
-//! small, recent part of the B-tree: random digest keys over the whole ledger would copy one
-//! 4 KiB page per row per commit, and appends would slow down as the ledger grows. A lookup
-//! scans each epoch (16 scans at 10^6 records). A fingerprint may be shared by two terms, so a
-//! scan returns candidates: callers confirm each on the decoded record. Rows are derived from
-//! the record alone and written in the record's transaction: a search is complete by
-//! construction, and `verify` can rebuild them.
+//! where the epoch is `index >> 8`. The rows of an epoch are written together, sorted, by the
+//! commit that completes its 256 records: they land in a fresh key range (a few pages), where
+//! rows written record by record would copy one 4 KiB page per row per commit. Until then
+//! a lookup computes the rows of the last, incomplete epoch from its decoded records. A
+//! fingerprint may be shared by two terms, so a scan returns candidates: callers confirm each
+//! on the decoded record. Rows are derived from the records alone: a search is complete by
+//! construction, and `verify` rebuilds them.
 
 use crate::digest::Digest;
 use crate::hash::sha256;
@@ -19,7 +19,18 @@ pub type Key = [u8; 16];
 pub type Prefix = [u8; 5];
 
 /// Records per epoch: `2^EPOCH_BITS`.
-pub const EPOCH_BITS: u32 = 16;
+pub const EPOCH_BITS: u32 = 8;
+
+/// The number of records whose rows are in the index at tree size `size`: the records of
+/// complete epochs.
+pub fn sealed(size: u64) -> u64 {
+    size >> EPOCH_BITS << EPOCH_BITS
+}
+
+/// The record index of a row key.
+pub fn record_of(key: &Key) -> u64 {
+    u64::from_be_bytes(key[8..].try_into().expect("8 bytes"))
+}
 
 /// Tag of the kind rows; fingerprint `kind code, 0, 0, 0`.
 pub const TAG_KIND: u8 = b'k';
@@ -76,14 +87,25 @@ pub fn key_in_epoch(prefix: &Prefix, epoch: u64, index: u64) -> Key {
     k
 }
 
-/// Every index row key of record `index` with `body`, sorted and without duplicates.
-pub fn rows(index: u64, body: &Body) -> Vec<Key> {
+/// The terms `body` adds to the index: its kind, every digest it names, its release id and
+/// channel.
+pub fn terms(body: &Body) -> Vec<Prefix> {
     let mut prefixes = vec![kind_prefix(body.kind())];
     prefixes.extend(body.digests().iter().map(digest_prefix));
     prefixes.extend(body.release_id().map(release_prefix));
     prefixes.extend(body.channel().map(channel_prefix));
-    let mut keys: Vec<Key> = prefixes.iter().map(|p| key(p, index)).collect();
+    prefixes
+}
+
+/// The row keys of record `index` with `terms`, sorted and without duplicates.
+pub fn keys(index: u64, terms: &[Prefix]) -> Vec<Key> {
+    let mut keys: Vec<Key> = terms.iter().map(|p| key(p, index)).collect();
     keys.sort_unstable();
     keys.dedup();
     keys
+}
+
+/// Every index row key of record `index` with `body`, sorted and without duplicates.
+pub fn rows(index: u64, body: &Body) -> Vec<Key> {
+    keys(index, &terms(body))
 }

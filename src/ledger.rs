@@ -220,6 +220,12 @@ impl Ledger {
         Ledger::open_store(dir, Store::open_checked(&dir.join(LEDGER_FILE))?, false)
     }
 
+    /// Opens the ledger file `file` read-only, with `dir` as its directory (`migrate` checks a
+    /// file before it takes the usual name).
+    pub(crate) fn open_file(dir: &Path, file: &Path) -> Result<Ledger> {
+        Ledger::open_store(dir, Store::open(file, false)?, false)
+    }
+
     fn open_store(dir: &Path, store: Store, writable: bool) -> Result<Ledger> {
         let origin = store.read()?.origin()?;
         let mut ledger = Ledger {

@@ -25,6 +25,7 @@ pub mod intoto;
 pub mod keys;
 pub mod kinds;
 pub mod ledger;
+pub mod migrate;
 pub mod note;
 pub mod pipeline;
 pub mod proof;

@@ -1,4 +1,5 @@
-//! Where each stored tree node lives: the tile layout of the `tiles` table (ledger-format.md §5).
+//! Where each stored tree node lives: the tiles of ledger-format.md §5, which the `log` table
+//! stores (§6.2).
 //!
 //! Levels are grouped in strata of [`TILE_HEIGHT`] = 4. Tile `(L, N)` holds every stored node
 //! of levels `4L .. 4L+3` that lies under level-`4L` nodes `[16N, 16N + 16)`, in the order the
@@ -17,9 +18,30 @@ pub const TILE_WIDTH: u64 = 1 << TILE_HEIGHT;
 /// Hashes in a full tile: `2 * 16 - 2` (every level but the tile's own root).
 pub const TILE_HASHES: usize = 2 * TILE_WIDTH as usize - 2;
 
-/// The `tiles` table key of tile `(tile_level, tile_index)`: `tile_level << 56 | tile_index`.
+/// The key of tile `(tile_level, tile_index)` in this crate: `tile_level << 56 | tile_index`
+/// (where the file stores it: [`stored_at`]).
 pub fn tile_key(tile_level: u8, tile_index: u64) -> u64 {
     (u64::from(tile_level) << 56) | tile_index
+}
+
+/// The tile level and index of tile key `key`.
+pub fn split_key(key: u64) -> (u8, u64) {
+    ((key >> 56) as u8, key & ((1 << 56) - 1))
+}
+
+/// Where tile `key` is stored in a tree of `size` leaves (ledger-format.md §6.2): at the record
+/// whose append last added a node to it, or `None` while it holds no node. Tile `(L, N)` gains
+/// a node each time a level-`4L` node under it completes, at leaf `m·16^L − 1` for `m` in
+/// `16N+1 ..= 16N+16`.
+pub fn stored_at(key: u64, size: u64) -> Option<u64> {
+    let (level, n) = split_key(key);
+    let unit_bits = u32::from(level) * u32::from(TILE_HEIGHT);
+    if unit_bits >= 64 {
+        return None;
+    }
+    let nodes = (u128::from(size) >> unit_bits).min(u128::from(n) * 16 + 16);
+    let first = u128::from(n) * 16;
+    (nodes > first).then(|| ((nodes << unit_bits) - 1) as u64)
 }
 
 /// The tile key holding node `(level, index)`, and the node's position (in hashes) in it.
@@ -92,6 +114,32 @@ mod tests {
         for (position, (k, j)) in created.into_iter().enumerate() {
             assert_eq!(post_order(k, j), position, "node ({k}, {j})");
         }
+    }
+
+    #[test]
+    fn a_tile_is_stored_at_the_last_record_that_added_a_node_to_it() {
+        // Brute force from the append rule (§5): leaf i adds nodes of levels 0..=tz(i+1).
+        for size in 0..600u64 {
+            for key in [
+                tile_key(0, 0),
+                tile_key(0, 1),
+                tile_key(0, 20),
+                tile_key(1, 0),
+                tile_key(1, 1),
+                tile_key(2, 0),
+            ] {
+                let mut last = None;
+                for i in 0..size {
+                    let top = (i + 1).trailing_zeros() as u8;
+                    if (0..=top).any(|level| locate(level, ((i + 1) >> level) - 1).0 == key) {
+                        last = Some(i);
+                    }
+                }
+                assert_eq!(stored_at(key, size), last, "tile {key:#x} at size {size}");
+            }
+        }
+        assert_eq!(stored_at(tile_key(15, 0), u64::MAX), Some((15 << 60) - 1));
+        assert_eq!(stored_at(tile_key(16, 0), u64::MAX), None);
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! `provledger verify`: re-checks a whole ledger from its records, read-only.
 //!
-//! One pass over the records rebuilds everything derived from them and compares it with what is
-//! stored: leaf hashes and every tree node (tile by tile), the chain field of every record,
-//! non-decreasing times, the index rows (epoch by epoch), every stored checkpoint (signature by
-//! the key in force at its size, origin, root) and every key event (signed by the retiring
-//! key). The first difference is reported with the record or checkpoint it belongs to.
-//! Memory is bounded: one tile per tree stratum and one epoch of index rows.
+//! One pass over the `log` table, in key order (which is the order of creation), rebuilds
+//! everything derived from the records and compares it with what is stored: leaf hashes and
+//! every tree node (each tile where it must be stored, and no other row), the chain field of
+//! every record, non-decreasing times, the index rows (epoch by epoch), every stored
+//! checkpoint (signature by the key in force at its size, origin, root) and every key event
+//! (signed by the retiring key). The first difference is reported with the record or
+//! checkpoint it belongs to. Memory is bounded: one tile per tree stratum and one epoch of
+//! index rows.
 
 use serde::Serialize;
 
@@ -17,7 +19,7 @@ use crate::index::{self, EPOCH_BITS, Key};
 use crate::keys::{self, KeyHistory};
 use crate::note::Verifier;
 use crate::record::{self, Body};
-use crate::store::Snapshot;
+use crate::store::{ROW_CHECKPOINT, ROW_RECORD, ROW_TILE, Snapshot};
 use crate::tile::{self, TILE_HASHES};
 
 /// What a successful verification covered.
@@ -38,11 +40,15 @@ fn bad(message: String) -> Error {
 
 struct Audit {
     origin: String,
+    /// The size the snapshot holds.
+    total: u64,
     range: CompactRange,
     history: KeyHistory,
     last_time: i64,
+    /// Tiles being rebuilt from the records (one per stratum, and the ones not yet met).
     tiles: tile::PositionMap<u64, Vec<u8>>,
-    tiles_checked: u64,
+    /// The tiles that must be stored right after the current record, in row order.
+    tiles_due: std::collections::VecDeque<u64>,
     /// The stored level-0 tile of the current records, read once per 16 records.
     leaf_tile: (u64, Vec<u8>),
     epoch_rows: Vec<Key>,
@@ -53,6 +59,52 @@ struct Audit {
 }
 
 impl Audit {
+    fn row(&mut self, snap: &Snapshot, position: u64, kind: u8, bytes: &[u8]) -> Result<()> {
+        if kind < ROW_TILE
+            && let Some(&key) = self.tiles_due.front()
+        {
+            let (level, n) = tile::split_key(key);
+            return Err(bad(format!(
+                "record {}: tile {level}/{n} is missing from the log",
+                self.range.size() - 1
+            )));
+        }
+        match kind {
+            ROW_CHECKPOINT => {
+                if position != self.range.size() {
+                    return Err(bad(format!(
+                        "record {} is missing (a checkpoint at size {position} follows)",
+                        self.range.size()
+                    )));
+                }
+                let note = std::str::from_utf8(bytes)
+                    .map_err(|_| bad(format!("checkpoint at size {position}: not UTF-8")))?;
+                self.checkpoint(position, note)
+            }
+            ROW_RECORD => self.record(snap, position, bytes),
+            _ => self.stored_tile(position, kind, bytes),
+        }
+    }
+
+    /// A tile row: it must be the next one due, and hold exactly the rebuilt nodes.
+    fn stored_tile(&mut self, position: u64, kind: u8, bytes: &[u8]) -> Result<()> {
+        let due = self.tiles_due.pop_front();
+        let expected = due.filter(|&key| {
+            tile::split_key(key).0 == kind.wrapping_sub(ROW_TILE)
+                && position + 1 == self.range.size()
+        });
+        let Some(key) = expected else {
+            return Err(bad(format!(
+                "record {position}: the log holds a row of type {kind:#04x} that the records do not make"
+            )));
+        };
+        let built = self.tiles.get(&key).cloned().unwrap_or_default();
+        if built.len() == TILE_HASHES * 32 {
+            self.tiles.remove(&key);
+        }
+        self.check_tile(key, bytes, &built)
+    }
+
     fn record(&mut self, snap: &Snapshot, index: u64, bytes: &[u8]) -> Result<()> {
         let size = self.range.size();
         if index != size {
@@ -101,7 +153,7 @@ impl Audit {
             )));
         }
         for (level, i, hash) in self.range.append(leaf) {
-            self.node(snap, level, i, hash)?;
+            self.node(level, i, hash);
         }
         self.epoch_rows.extend(index::rows(index, &rec.body));
         if (index + 1).is_multiple_of(1 << EPOCH_BITS) {
@@ -110,25 +162,23 @@ impl Audit {
         Ok(())
     }
 
-    fn node(&mut self, snap: &Snapshot, level: u8, i: u64, hash: Hash) -> Result<()> {
+    fn node(&mut self, level: u8, i: u64, hash: Hash) {
         let (key, position) = tile::locate(level, i);
         let tile = self.tiles.entry(key).or_default();
         debug_assert_eq!(tile.len(), position * 32, "nodes arrive in post-order");
         tile.extend_from_slice(&hash.0);
-        if tile.len() == TILE_HASHES * 32 {
-            let expected = self.tiles.remove(&key).expect("present");
-            self.check_tile(snap, key, &expected)?;
+        // Nodes arrive level by level, so the due tiles are in row-type order.
+        let at = self.range.size() - 1;
+        if tile::stored_at(key, self.total) == Some(at) && self.tiles_due.back() != Some(&key) {
+            self.tiles_due.push_back(key);
         }
-        Ok(())
     }
 
-    fn check_tile(&mut self, snap: &Snapshot, key: u64, expected: &[u8]) -> Result<()> {
-        let stored = snap.tile(key)?;
-        self.tiles_checked += 1;
+    fn check_tile(&self, key: u64, stored: &[u8], expected: &[u8]) -> Result<()> {
         if stored == expected {
             return Ok(());
         }
-        let (level, n) = ((key >> 56) as u8, key & ((1 << 56) - 1));
+        let (level, n) = tile::split_key(key);
         let first = (0..expected.len() / 32)
             .find(|&p| stored.get(p * 32..p * 32 + 32) != Some(&expected[p * 32..p * 32 + 32]))
             .unwrap_or(expected.len() / 32);
@@ -199,24 +249,23 @@ impl Audit {
 
     fn finish(&mut self, snap: &Snapshot) -> Result<()> {
         let size = self.range.size();
-        let mut partial: Vec<(u64, Vec<u8>)> = self.tiles.drain().collect();
-        partial.sort();
-        for (key, expected) in partial {
-            self.check_tile(snap, key, &expected)?;
-        }
-        if snap.tile_count()? != self.tiles_checked {
+        if let Some(&key) = self.tiles_due.front() {
+            let (level, n) = tile::split_key(key);
             return Err(bad(format!(
-                "the tree holds {} tiles but {size} records make {}",
-                snap.tile_count()?,
-                self.tiles_checked
+                "record {}: tile {level}/{n} is missing from the log",
+                size.saturating_sub(1)
             )));
         }
-        if !size.is_multiple_of(1 << EPOCH_BITS) || size == 0 {
-            self.check_epoch(snap, size >> EPOCH_BITS)?;
+        if size != self.total || self.last_checkpoint != Some(size) {
+            return Err(bad(format!(
+                "the log ends at size {} but its records end at {size}",
+                self.total
+            )));
         }
+        // The rows of the last, incomplete epoch are not stored yet.
         if snap.index_len()? != self.rows_checked {
             return Err(bad(format!(
-                "the index holds {} rows but the records make {}",
+                "the index holds {} rows but the records of complete epochs make {}",
                 snap.index_len()?,
                 self.rows_checked
             )));
@@ -247,7 +296,6 @@ impl Ledger {
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<Report> {
         let records = self.snapshot()?;
-        let checkpoints = self.snapshot()?;
         let stored_genesis = Verifier::parse(&records.genesis_vkey()?)
             .map_err(|e| bad(format!("the genesis key: {e}")))?;
         if let Some(pinned) = genesis
@@ -262,38 +310,24 @@ impl Ledger {
         let total = records.record_count()?;
         let mut audit = Audit {
             origin: records.origin()?,
+            total,
             range: CompactRange::new(),
             history: vec![(0, stored_genesis)],
             last_time: i64::MIN,
             tiles: tile::PositionMap::default(),
-            tiles_checked: 0,
+            tiles_due: std::collections::VecDeque::new(),
             leaf_tile: (u64::MAX, Vec::new()),
             epoch_rows: Vec::new(),
             rows_checked: 0,
             checkpoints: 0,
             last_checkpoint: None,
         };
-        checkpoints.for_each_checkpoint(|size, note| {
-            if size > total {
-                return Err(bad(format!(
-                    "checkpoint at size {size}: the ledger has only {total} records (truncated?)"
-                )));
+        records.for_each_row(|position, kind, bytes| {
+            if kind == ROW_RECORD && position % 65_536 == 0 {
+                progress(position, total);
             }
-            records.for_each_record(audit.range.size()..size, |i, bytes| {
-                audit.record(&records, i, bytes)?;
-                if i % 65_536 == 0 {
-                    progress(i, total);
-                }
-                Ok(())
-            })?;
-            audit.checkpoint(size, note)
+            audit.row(&records, position, kind, bytes)
         })?;
-        if audit.range.size() != total {
-            return Err(bad(format!(
-                "records {}..{total} are not covered by any checkpoint",
-                audit.range.size()
-            )));
-        }
         audit.finish(&records)?;
         progress(total, total);
         let key_events = audit.history.len() as u64 - 1;

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{CHECKPOINTS, INDEX, RECORDS, TILES, run, with_db};
+use common::{INDEX, LOG, checkpoint_key, record_key, run, tile_key, with_db};
 use provledger::Ledger;
 use redb::ReadableTable;
 
@@ -56,11 +56,11 @@ fn an_untouched_ledger_verifies() {
 fn a_changed_record_is_named() {
     let dir = ledger();
     with_db(dir.path(), |txn| {
-        let mut t = txn.open_table(RECORDS).unwrap();
-        let mut bytes = t.get(17).unwrap().unwrap().value().to_vec();
+        let mut t = txn.open_table(LOG).unwrap();
+        let mut bytes = t.get(record_key(17)).unwrap().unwrap().value().to_vec();
         let at = bytes.len() - 20;
         bytes[at] ^= 1;
-        t.insert(17, bytes.as_slice()).unwrap();
+        t.insert(record_key(17), bytes.as_slice()).unwrap();
     });
     assert_verify_fails(dir.path(), "record 17");
 }
@@ -69,10 +69,11 @@ fn a_changed_record_is_named() {
 fn a_changed_tree_hash_is_named() {
     let dir = ledger();
     with_db(dir.path(), |txn| {
-        let mut t = txn.open_table(TILES).unwrap();
-        let mut bytes = t.get(1).unwrap().unwrap().value().to_vec(); // tile 0/1: leaves 16..31
+        let mut t = txn.open_table(LOG).unwrap();
+        // Tile 0/1 (leaves 16..31) is full, so stored at its last leaf, 31.
+        let mut bytes = t.get(tile_key(31, 0)).unwrap().unwrap().value().to_vec();
         bytes[5 * 32] ^= 0x80; // node at post-order position 5 of that tile
-        t.insert(1, bytes.as_slice()).unwrap();
+        t.insert(tile_key(31, 0), bytes.as_slice()).unwrap();
     });
     let r = run(dir.path(), &["verify"]);
     assert_eq!(r.code, 1);
@@ -83,17 +84,25 @@ fn a_changed_tree_hash_is_named() {
 fn a_changed_checkpoint_is_named() {
     let dir = ledger();
     with_db(dir.path(), |txn| {
-        let mut t = txn.open_table(CHECKPOINTS).unwrap();
-        let note = String::from_utf8(t.get(12).unwrap().unwrap().value().to_vec()).unwrap();
+        let mut t = txn.open_table(LOG).unwrap();
+        let note = String::from_utf8(t.get(checkpoint_key(12)).unwrap().unwrap().value().to_vec())
+            .unwrap();
         let forged = note.replacen("\n12\n", "\n13\n", 1);
-        t.insert(12, forged.as_bytes()).unwrap();
+        t.insert(checkpoint_key(12), forged.as_bytes()).unwrap();
     });
     assert_verify_fails(dir.path(), "checkpoint at size 12");
 }
 
 #[test]
 fn a_deleted_index_row_is_named() {
-    let dir = ledger();
+    // Index rows are written when an epoch of 256 records is complete (ledger-format.md §6.3).
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::init(&dir.path().join(".provledger"), "test.example/trust").unwrap();
+    let items = (0..300)
+        .map(|i| ("t".to_string(), common::lane_body(i)))
+        .collect();
+    ledger.append_batch(items).unwrap();
+    drop(ledger);
     with_db(dir.path(), |txn| {
         let mut t = txn.open_table(INDEX).unwrap();
         let key = t.iter().unwrap().nth(30).unwrap().unwrap().0.value();
@@ -115,9 +124,9 @@ fn a_checkpoint_signed_by_a_retired_key_fails() {
     drop(l);
     let note = provledger::ledger::sign_checkpoint("test.example/trust", head, &[&signer]).unwrap();
     with_db(dir.path(), |txn| {
-        txn.open_table(CHECKPOINTS)
+        txn.open_table(LOG)
             .unwrap()
-            .insert(40, note.as_bytes())
+            .insert(checkpoint_key(40), note.as_bytes())
             .unwrap();
     });
     assert_verify_fails(dir.path(), "checkpoint at size 40");

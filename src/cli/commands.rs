@@ -114,6 +114,24 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             );
             Ok(0)
         }
+        Command::Migrate { json } => {
+            let dir = input::ledger_dir(ledger)?;
+            let m = proofs::with_progress("migrating", |progress| {
+                provledger::migrate::migrate(&dir, progress)
+            })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&m)?);
+            } else {
+                println!(
+                    "migrated {} records and {} checkpoints to storage version {}; the old file is kept at {}",
+                    m.records,
+                    m.checkpoints,
+                    provledger::store::STORE_VERSION,
+                    m.kept.display()
+                );
+            }
+            Ok(0)
+        }
         Command::Demo { dir } => run_demo(dir),
     }
 }

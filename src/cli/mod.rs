@@ -224,6 +224,20 @@ pub enum Command {
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
     },
+    /// Convert a ledger file of storage version 1 to the current version (ledger-format.md §14).
+    #[command(
+        after_help = "Records, checkpoints, roots and proofs are unchanged; tiles and index
+rows are rebuilt and the new file is verified before it replaces the old one, which is kept
+as .provledger/ledger.redb.v1.
+
+Examples:
+  provledger migrate
+  provledger migrate --ledger /srv/ledger/.provledger --json"
+    )]
+    Migrate {
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the whole pipeline on a fresh ledger in a new folder, ending with a verified proof.
     Demo {
         /// Where to create the demo ledger (default: a new folder under the system temp dir).

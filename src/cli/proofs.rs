@@ -338,19 +338,15 @@ fn report_acceptance(a: Acceptance, cp: &Checkpoint, state: &Path, json: bool) -
     Ok(0)
 }
 
-pub fn verify(
-    flag: Option<PathBuf>,
-    vkey: Option<String>,
-    trusted: Option<PathBuf>,
-    json: bool,
-) -> Result<i32> {
-    let ledger = Ledger::open_checked(&input::ledger_dir(flag)?)?;
-    let genesis = vkey.as_deref().map(keys::read_vkey).transpose()?;
+/// Runs `f` with a progress callback that draws a bar on a terminal (nothing otherwise).
+pub fn with_progress<T>(label: &str, f: impl FnOnce(&mut dyn FnMut(u64, u64)) -> T) -> T {
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(0);
         b.set_style(
-            indicatif::ProgressStyle::with_template("verifying {bar:40} {pos}/{len} records {eta}")
-                .expect("a valid template"),
+            indicatif::ProgressStyle::with_template(&format!(
+                "{label} {{bar:40}} {{pos}}/{{len}} records {{eta}}"
+            ))
+            .expect("a valid template"),
         );
         b
     });
@@ -360,10 +356,24 @@ pub fn verify(
             b.set_position(done);
         }
     };
-    let result = ledger.verify(genesis.as_ref(), &mut progress);
+    let out = f(&mut progress);
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    out
+}
+
+pub fn verify(
+    flag: Option<PathBuf>,
+    vkey: Option<String>,
+    trusted: Option<PathBuf>,
+    json: bool,
+) -> Result<i32> {
+    let ledger = Ledger::open_checked(&input::ledger_dir(flag)?)?;
+    let genesis = vkey.as_deref().map(keys::read_vkey).transpose()?;
+    let result = with_progress("verifying", |progress| {
+        ledger.verify(genesis.as_ref(), progress)
+    });
     let result = result.and_then(|report| {
         if let Some(path) = &trusted {
             check_trusted(&ledger, path, &report)?;

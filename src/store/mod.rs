@@ -1,12 +1,14 @@
 //! The ledger file: the only module that imports redb (ledger-format.md §6).
 //!
-//! Five tables, with keys and values this crate encodes itself: `meta` (u64 → header,
-//! origin, genesis key), `records` (index → canonical record bytes), `tiles` (tile key →
-//! post-order node hashes, see [`crate::tile`]), `index` (16-byte row key → nothing) and
-//! `checkpoints` (tree size → signed note). One [`Store::write`] is one redb write transaction
+//! Three tables, with keys and values this crate encodes itself: `meta` (u64 → header,
+//! origin, genesis key), `log` (position and row type → record bytes, signed checkpoint notes
+//! and tiles of post-order node hashes, see [`crate::tile`]) and `index` (16-byte row key →
+//! nothing, written when an epoch of records is complete). The `log` keys put everything one
+//! append writes next to each other, at the end of one B-tree: a single append copies about
+//! as many pages as a raw one-row commit. One [`Store::write`] is one redb write transaction
 //! with `Durability::Immediate`: records, tree nodes, index rows and the checkpoint commit
-//! together or not at all. The head is not stored: its size is the records count and its root
-//! is computed from the tiles, so they cannot disagree. Readers use MVCC snapshots
+//! together or not at all. The head is not stored: its size is the position of the last
+//! checkpoint and its root is computed from the tiles. Readers use MVCC snapshots
 //! ([`Snapshot`], in `snapshot.rs`) and never see a half-written batch.
 
 use std::path::{Path, PathBuf};
@@ -19,14 +21,38 @@ use redb::{
 
 use crate::error::{Error, Result};
 use crate::hash::Hash;
-use crate::tile::locate;
+use crate::tile::{locate, stored_at};
 use crate::tree::HashReader;
 
 const META: TableDefinition<u64, &[u8]> = TableDefinition::new("meta");
-const RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::new("records");
-const TILES: TableDefinition<u64, &[u8]> = TableDefinition::new("tiles");
+const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 const INDEX: TableDefinition<[u8; 16], ()> = TableDefinition::new("index");
-const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("checkpoints");
+
+/// Row type of a signed checkpoint note in `log`, at the tree size it signs.
+pub const ROW_CHECKPOINT: u8 = 0x00;
+/// Row type of a record in `log`, at its index.
+pub const ROW_RECORD: u8 = 0x01;
+/// Row type of a tile of tree level `L` in `log` is `ROW_TILE + L`, at the record that last
+/// added a node to it ([`crate::tile::stored_at`]).
+pub const ROW_TILE: u8 = 0x10;
+/// Positions are below `2^56`: the row type takes the low byte of a `log` key.
+pub const MAX_POSITION: u64 = (1 << 56) - 1;
+
+/// The `log` key of the row of type `row` at `position`.
+pub fn log_key(position: u64, row: u8) -> u64 {
+    (position << 8) | u64::from(row)
+}
+
+/// The position and row type of a `log` key.
+pub fn split_log_key(key: u64) -> (u64, u8) {
+    (key >> 8, key as u8)
+}
+
+/// The `log` key of tile `key` in a tree of `size` leaves, if it holds any node.
+fn tile_row(key: u64, size: u64) -> Option<u64> {
+    let level = crate::tile::split_key(key).0;
+    stored_at(key, size).map(|at| log_key(at, ROW_TILE + level))
+}
 
 /// `meta` key of the header: [`MAGIC`] followed by the storage format version byte.
 const META_HEADER: u64 = 0;
@@ -38,7 +64,7 @@ const META_GENESIS_VKEY: u64 = 2;
 /// The first bytes of the header row.
 pub const MAGIC: &[u8; 10] = b"provledger";
 /// The storage layout version (tables, keys, tiles). Independent of the record format.
-pub const STORE_VERSION: u8 = 1;
+pub const STORE_VERSION: u8 = 2;
 
 /// How long an open waits for another process to release the file before "busy".
 pub const DEFAULT_BUSY_WAIT: Duration = Duration::from_secs(10);
@@ -177,13 +203,13 @@ impl Store {
             path: path.to_path_buf(),
         };
         store.write(|batch| {
+            batch.put_index(&[])?; // creates the table: readers never meet a missing one
             let mut header = MAGIC.to_vec();
             header.push(STORE_VERSION);
             batch.put_meta(META_HEADER, &header)?;
             batch.put_meta(META_ORIGIN, origin.as_bytes())?;
             batch.put_meta(META_GENESIS_VKEY, genesis_vkey.as_bytes())?;
-            batch.put_checkpoint(0, empty_checkpoint)?;
-            // Batch::new opened (so created) every table: readers never meet a missing one.
+            batch.put_checkpoint(empty_checkpoint)?;
             Ok(())
         })?;
         Ok(store)
@@ -246,7 +272,7 @@ impl Store {
             handle,
             path: path.to_path_buf(),
         };
-        store.read()?.check_header()?;
+        store.read()?; // the header check
         Ok(store)
     }
 
@@ -281,12 +307,7 @@ impl Store {
         let mut txn = db.begin_write().map_err(storage("starting a write"))?;
         txn.set_durability(Durability::Immediate)
             .map_err(|e| Error::Io(format!("setting durability: {e}")))?;
-        let out = {
-            let mut batch = Batch::new(&txn)?;
-            let out = f(&mut batch)?;
-            batch.flush()?;
-            out
-        };
+        let out = f(&mut Batch::new(&txn)?)?;
         txn.commit().map_err(storage("committing"))?;
         Ok(out)
     }
@@ -299,38 +320,52 @@ fn node_in_tile(tile: &[u8], position: usize, level: u8, index: u64) -> Result<H
         .ok_or_else(|| Error::Corrupt(format!("tree node ({level}, {index}) is missing")))
 }
 
-/// One write transaction in progress: typed access to the tables, with the tiles it touches
-/// cached and written back once at the end.
+/// The tree size the `log` table holds: the position of its last row, which is the checkpoint
+/// every commit ends with.
+fn logged_size(log: &impl ReadableTable<u64, &'static [u8]>) -> Result<u64> {
+    match log.last().map_err(storage("reading the log"))? {
+        None => Ok(0),
+        Some((k, _)) => match split_log_key(k.value()) {
+            (size, ROW_CHECKPOINT) => Ok(size),
+            (position, row) => Err(Error::Corrupt(format!(
+                "the log ends with a row of type {row:#04x} at {position}, not a checkpoint"
+            ))),
+        },
+    }
+}
+
+/// One record to store, with the tree nodes its append creates (`(level, index, hash)`, in
+/// creation order).
+pub struct Appending {
+    pub bytes: Vec<u8>,
+    pub nodes: Vec<(u8, u64, Hash)>,
+}
+
+/// One write transaction in progress: typed access to the tables, with the tiles it has read
+/// or grown.
 pub struct Batch<'t> {
     txn: &'t WriteTransaction,
-    records: redb::Table<'t, u64, &'static [u8]>,
-    tiles: redb::Table<'t, u64, &'static [u8]>,
-    index: redb::Table<'t, [u8; 16], ()>,
-    tile_cache: crate::tile::PositionMap<u64, Vec<u8>>,
+    log: redb::Table<'t, u64, &'static [u8]>,
+    /// The size now.
+    size: u64,
+    /// Tiles as of `size`, by tile key.
+    tiles: crate::tile::PositionMap<u64, Vec<u8>>,
 }
 
 impl<'t> Batch<'t> {
     fn new(txn: &'t WriteTransaction) -> Result<Batch<'t>> {
+        let log = txn.open_table(LOG).map_err(storage("opening the log"))?;
         Ok(Batch {
+            size: logged_size(&log)?,
             txn,
-            records: txn
-                .open_table(RECORDS)
-                .map_err(storage("opening records"))?,
-            tiles: txn.open_table(TILES).map_err(storage("opening tiles"))?,
-            index: txn
-                .open_table(INDEX)
-                .map_err(storage("opening the index"))?,
-            tile_cache: crate::tile::PositionMap::default(),
+            log,
+            tiles: crate::tile::PositionMap::default(),
         })
     }
 
     /// The number of records, as of this point of the batch.
-    ///
-    /// # Errors
-    /// Storage errors.
-    pub fn record_count(&self) -> Result<u64> {
-        let last = self.records.last().map_err(storage("reading records"))?;
-        Ok(last.map_or(0, |(k, _)| k.value() + 1))
+    pub fn record_count(&self) -> u64 {
+        self.size
     }
 
     fn put_meta(&mut self, key: u64, value: &[u8]) -> Result<()> {
@@ -340,88 +375,152 @@ impl<'t> Batch<'t> {
         Ok(())
     }
 
-    /// The bytes of the last record in the ledger (as of this point of the batch).
+    /// The bytes of record `index` (as of this point of the batch).
     ///
     /// # Errors
     /// Storage errors.
-    pub fn last_record(&self) -> Result<Option<Vec<u8>>> {
-        let last = self.records.last().map_err(storage("reading records"))?;
-        Ok(last.map(|(_, v)| v.value().to_vec()))
+    pub fn record(&self, index: u64) -> Result<Option<Vec<u8>>> {
+        let row = self
+            .log
+            .get(log_key(index, ROW_RECORD))
+            .map_err(storage("reading records"))?;
+        Ok(row.map(|v| v.value().to_vec()))
     }
 
-    /// Stores record `index`.
+    /// Stores the next `count` records, as `records` yields them, with their tree nodes: each
+    /// tile that grows moves to its new position (ledger-format.md §6.2). Every row goes
+    /// through one cursor at the end of the `log`, in key order.
     ///
     /// # Errors
-    /// [`Error::Corrupt`] if the index is already taken; storage errors.
-    pub fn put_record(&mut self, index: u64, bytes: &[u8]) -> Result<()> {
-        let old = self
-            .records
-            .insert(index, bytes)
-            .map_err(storage("writing a record"))?;
-        if old.is_some() {
-            return Err(Error::Corrupt(format!("record {index} already exists")));
+    /// [`Error::Corrupt`] when a node does not follow the stored nodes of its tile, or
+    /// `records` yields other than `count` items; storage errors and whatever `records` yields.
+    pub fn put_records(
+        &mut self,
+        count: u64,
+        records: impl IntoIterator<Item = Result<Appending>>,
+    ) -> Result<()> {
+        let (start, end) = (self.size, self.size + count);
+        if end > MAX_POSITION {
+            return Err(Error::Invalid(format!(
+                "the ledger cannot hold more than {MAX_POSITION} records"
+            )));
         }
+        // The tiles that grow are the partial tiles of the right border, one per level: read
+        // them, and delete their rows, which move.
+        for level in 0..16u8 {
+            let width_bits = u32::from(crate::tile::TILE_HEIGHT) * (u32::from(level) + 1);
+            let key = crate::tile::tile_key(level, start.checked_shr(width_bits).unwrap_or(0));
+            if let Some(old) = tile_row(key, start)
+                && tile_row(key, end) != Some(old)
+            {
+                self.tile(key)?;
+                self.log.remove(old).map_err(storage("writing tiles"))?;
+            }
+        }
+        let tiles = &mut self.tiles;
+        let mut cursor = self
+            .log
+            .upper_bound_mut(std::ops::Bound::<u64>::Unbounded)
+            .map_err(storage("writing records"))?;
+        let mut insert = |key: u64, bytes: &[u8]| {
+            cursor
+                .insert_before(key, bytes)
+                .map_err(|e| Error::Corrupt(format!("log row {key:#x} cannot be written: {e}")))
+        };
+        let mut index = start;
+        for record in records {
+            let record = record?;
+            if index == end {
+                return Err(Error::Corrupt("more records than announced".into()));
+            }
+            insert(log_key(index, ROW_RECORD), &record.bytes)?;
+            let mut grown: Vec<u64> = Vec::new();
+            for (level, i, hash) in record.nodes {
+                let (key, position) = locate(level, i);
+                let tile = tiles.entry(key).or_default();
+                if tile.len() != position * 32 {
+                    return Err(Error::Corrupt(format!(
+                        "tree node ({level}, {i}) does not follow the stored nodes of its tile"
+                    )));
+                }
+                tile.extend_from_slice(&hash.0);
+                if grown.last() != Some(&key) {
+                    grown.push(key);
+                }
+            }
+            // Nodes come level by level, so tiles come in row-type order.
+            for key in grown {
+                if stored_at(key, end) == Some(index) {
+                    let level = crate::tile::split_key(key).0;
+                    insert(log_key(index, ROW_TILE + level), &tiles[&key])?;
+                    if tiles[&key].len() == crate::tile::TILE_HASHES * 32 {
+                        tiles.remove(&key);
+                    }
+                }
+            }
+            index += 1;
+        }
+        cursor.close().map_err(storage("writing records"))?;
+        if index != end {
+            return Err(Error::Corrupt("fewer records than announced".into()));
+        }
+        self.size = end;
         Ok(())
     }
 
-    /// Stores the signed checkpoint note of tree size `size`.
+    /// Stores the signed checkpoint note of the current size: the last row of every commit.
     ///
     /// # Errors
     /// Storage errors.
-    pub fn put_checkpoint(&mut self, size: u64, note: &str) -> Result<()> {
-        let mut table = self
-            .txn
-            .open_table(CHECKPOINTS)
-            .map_err(storage("opening checkpoints"))?;
-        table
-            .insert(size, note.as_bytes())
+    pub fn put_checkpoint(&mut self, note: &str) -> Result<()> {
+        self.log
+            .insert(log_key(self.size, ROW_CHECKPOINT), note.as_bytes())
             .map_err(storage("writing a checkpoint"))?;
         Ok(())
     }
 
-    /// Adds an index row.
+    /// Adds the index rows of whole epochs that have none yet, in ascending order: the rows
+    /// of one tag and epoch fill one empty gap of the table, through one cursor.
     ///
     /// # Errors
-    /// Storage errors.
-    pub fn put_index(&mut self, key: &crate::index::Key) -> Result<()> {
-        self.index
-            .insert(key, ())
-            .map_err(storage("writing the index"))?;
-        Ok(())
-    }
-
-    /// Appends node `(level, index)` to its tile; it must be the next node of that tile.
-    ///
-    /// # Errors
-    /// [`Error::Corrupt`] when the tile does not end where the node belongs.
-    pub fn put_node(&mut self, level: u8, index: u64, hash: Hash) -> Result<()> {
-        let (key, position) = locate(level, index);
-        let tile = self.tile(key)?;
-        if tile.len() != position * 32 {
-            return Err(Error::Corrupt(format!(
-                "tree node ({level}, {index}) does not follow the stored nodes of its tile"
-            )));
+    /// [`Error::Corrupt`] when a row exists already; storage errors.
+    pub fn put_index(&mut self, keys: &[crate::index::Key]) -> Result<()> {
+        // Opened only here: most commits complete no epoch and leave the index as it is.
+        let mut index = self
+            .txn
+            .open_table(INDEX)
+            .map_err(storage("opening the index"))?;
+        for run in keys.chunk_by(|a, b| a[..4] == b[..4]) {
+            let mut cursor = index
+                .lower_bound_mut(std::ops::Bound::Included(&run[0]))
+                .map_err(storage("writing the index"))?;
+            for key in run {
+                cursor.insert_before(key, ()).map_err(|e| {
+                    Error::Corrupt(format!(
+                        "index row {} cannot be written: {e}",
+                        hex::encode(key)
+                    ))
+                })?;
+            }
+            cursor.close().map_err(storage("writing the index"))?;
         }
-        tile.extend_from_slice(&hash.0);
         Ok(())
     }
 
     fn tile(&mut self, key: u64) -> Result<&mut Vec<u8>> {
-        if !self.tile_cache.contains_key(&key) {
-            let stored = self.tiles.get(key).map_err(storage("reading tiles"))?;
-            let bytes = stored.map(|v| v.value().to_vec()).unwrap_or_default();
-            self.tile_cache.insert(key, bytes);
+        if !self.tiles.contains_key(&key) {
+            let bytes = match tile_row(key, self.size) {
+                Some(row) => {
+                    let stored = self.log.get(row).map_err(storage("reading tiles"))?;
+                    stored.map(|v| v.value().to_vec()).ok_or_else(|| {
+                        Error::Corrupt(format!("tile {key:#x} is missing from the log"))
+                    })?
+                }
+                None => Vec::new(),
+            };
+            self.tiles.insert(key, bytes);
         }
-        Ok(self.tile_cache.get_mut(&key).expect("inserted above"))
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        for (key, bytes) in self.tile_cache.drain() {
-            self.tiles
-                .insert(key, bytes.as_slice())
-                .map_err(storage("writing tiles"))?;
-        }
-        Ok(())
+        Ok(self.tiles.get_mut(&key).expect("inserted above"))
     }
 }
 
@@ -434,6 +533,7 @@ impl HashReader for Batch<'_> {
 
 mod checked;
 mod snapshot;
+pub mod v1;
 #[cfg(test)]
 pub(crate) use checked::{Memory, write_at};
 pub use snapshot::Snapshot;

@@ -4,8 +4,9 @@
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use super::{
-    CHECKPOINTS, INDEX, MAGIC, META, META_GENESIS_VKEY, META_HEADER, META_ORIGIN, RECORDS,
-    STORE_VERSION, TILES, node_in_tile, storage,
+    INDEX, LOG, MAGIC, META, META_GENESIS_VKEY, META_HEADER, META_ORIGIN, ROW_CHECKPOINT,
+    ROW_RECORD, STORE_VERSION, log_key, logged_size, node_in_tile, split_log_key, storage,
+    tile_row,
 };
 use crate::error::{Error, Result};
 use crate::hash::Hash;
@@ -31,6 +32,30 @@ fn open_read<K: redb::Key + 'static, V: redb::Value + 'static>(
     })
 }
 
+fn meta(txn: &ReadTransaction, key: u64, name: &str) -> Result<Vec<u8>> {
+    let meta = open_read(txn, META)?;
+    let row = meta.get(key).map_err(storage("reading meta"))?;
+    row.map(|v| v.value().to_vec())
+        .ok_or_else(|| Error::Corrupt(format!("the {name} row is missing")))
+}
+
+fn check_header(txn: &ReadTransaction) -> Result<()> {
+    let header = meta(txn, META_HEADER, "header")?;
+    if !header.starts_with(MAGIC) || header.len() != MAGIC.len() + 1 {
+        return Err(Error::Corrupt("not a provledger ledger (bad magic)".into()));
+    }
+    match header[MAGIC.len()] {
+        STORE_VERSION => Ok(()),
+        1 => Err(Error::Invalid(
+            "the ledger file has storage version 1: run 'provledger migrate' (ledger-format.md §14)"
+                .into(),
+        )),
+        version => Err(Error::Corrupt(format!(
+            "unknown storage version {version} (this provledger reads {STORE_VERSION})"
+        ))),
+    }
+}
+
 /// Tiles a snapshot keeps (about 60 KiB): every tile of a proof at any size, and the right
 /// border's tiles across proofs; bounded so that memory does not grow with the ledger.
 const SNAPSHOT_TILE_CACHE: usize = 64;
@@ -38,8 +63,9 @@ const SNAPSHOT_TILE_CACHE: usize = 64;
 /// A consistent read-only view of the ledger.
 pub struct Snapshot {
     txn: ReadTransaction,
-    records: ReadOnlyTable<u64, &'static [u8]>,
-    tiles: ReadOnlyTable<u64, &'static [u8]>,
+    log: ReadOnlyTable<u64, &'static [u8]>,
+    /// The tree size: the position of the last checkpoint.
+    size: u64,
     /// Tiles read by this snapshot; a proof reads a handful, so a short list beats a map.
     tile_cache: Bounded<u64, Vec<u8>>,
     /// Right-border ranges this snapshot computed (`MTH` of ranges that are not perfect).
@@ -47,10 +73,14 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// A snapshot of `txn`, after the header check (a file of another storage version is
+    /// refused before its tables are opened).
     pub(super) fn new(txn: ReadTransaction) -> Result<Snapshot> {
+        check_header(&txn)?;
+        let log = open_read(&txn, LOG)?;
         Ok(Snapshot {
-            records: open_read(&txn, RECORDS)?,
-            tiles: open_read(&txn, TILES)?,
+            size: logged_size(&log)?,
+            log,
             txn,
             tile_cache: Bounded::new(SNAPSHOT_TILE_CACHE),
             computed: Bounded::new(SNAPSHOT_TILE_CACHE),
@@ -58,24 +88,7 @@ impl Snapshot {
     }
 
     fn meta(&self, key: u64, name: &str) -> Result<Vec<u8>> {
-        let meta = open_read(&self.txn, META)?;
-        let row = meta.get(key).map_err(storage("reading meta"))?;
-        row.map(|v| v.value().to_vec())
-            .ok_or_else(|| Error::Corrupt(format!("the {name} row is missing")))
-    }
-
-    pub(super) fn check_header(&self) -> Result<()> {
-        let header = self.meta(META_HEADER, "header")?;
-        if !header.starts_with(MAGIC) || header.len() != MAGIC.len() + 1 {
-            return Err(Error::Corrupt("not a provledger ledger (bad magic)".into()));
-        }
-        let version = header[MAGIC.len()];
-        if version != STORE_VERSION {
-            return Err(Error::Corrupt(format!(
-                "unknown storage version {version} (this provledger reads {STORE_VERSION})"
-            )));
-        }
-        Ok(())
+        meta(&self.txn, key, name)
     }
 
     /// The genesis verifier key text.
@@ -92,8 +105,13 @@ impl Snapshot {
     /// # Errors
     /// Storage errors; [`Error::Corrupt`] when not UTF-8.
     pub fn checkpoint(&self, size: u64) -> Result<Option<String>> {
-        let table = open_read(&self.txn, CHECKPOINTS)?;
-        let row = table.get(size).map_err(storage("reading a checkpoint"))?;
+        if size > self.size {
+            return Ok(None);
+        }
+        let row = self
+            .log
+            .get(log_key(size, ROW_CHECKPOINT))
+            .map_err(storage("reading a checkpoint"))?;
         row.map(|v| checkpoint_text(size, v.value())).transpose()
     }
 
@@ -102,10 +120,10 @@ impl Snapshot {
     /// # Errors
     /// Storage errors; [`Error::Corrupt`] when there is none or it is not UTF-8.
     pub fn latest_checkpoint(&self) -> Result<(u64, String)> {
-        let table = open_read(&self.txn, CHECKPOINTS)?;
-        let last = table.last().map_err(storage("reading checkpoints"))?;
-        let (k, v) = last.ok_or_else(|| Error::Corrupt("no checkpoint is stored".into()))?;
-        Ok((k.value(), checkpoint_text(k.value(), v.value())?))
+        let note = self
+            .checkpoint(self.size)?
+            .ok_or_else(|| Error::Corrupt("no checkpoint is stored".into()))?;
+        Ok((self.size, note))
     }
 
     /// The largest size at or below `size` with a stored checkpoint (0 always has one).
@@ -113,16 +131,20 @@ impl Snapshot {
     /// # Errors
     /// Storage errors; [`Error::Corrupt`] when there is none.
     pub fn checkpoint_at_or_before(&self, size: u64) -> Result<u64> {
-        let table = open_read(&self.txn, CHECKPOINTS)?;
-        let mut rows = table
-            .range(..=size)
+        let hi = log_key(size.min(self.size), ROW_CHECKPOINT);
+        let rows = self
+            .log
+            .range(..=hi)
             .map_err(storage("reading checkpoints"))?;
-        let last = rows
-            .next_back()
-            .transpose()
-            .map_err(storage("reading checkpoints"))?;
-        last.map(|(k, _)| k.value())
-            .ok_or_else(|| Error::Corrupt(format!("no checkpoint at or below size {size}")))
+        for row in rows.rev() {
+            let (k, _) = row.map_err(storage("reading checkpoints"))?;
+            if let (at, ROW_CHECKPOINT) = split_log_key(k.value()) {
+                return Ok(at);
+            }
+        }
+        Err(Error::Corrupt(format!(
+            "no checkpoint at or below size {size}"
+        )))
     }
 
     /// The smallest size at or above `size` with a stored checkpoint, if any.
@@ -130,26 +152,31 @@ impl Snapshot {
     /// # Errors
     /// Storage errors.
     pub fn checkpoint_at_or_after(&self, size: u64) -> Result<Option<u64>> {
-        let table = open_read(&self.txn, CHECKPOINTS)?;
-        let mut rows = table
-            .range(size..)
+        if size > self.size {
+            return Ok(None);
+        }
+        let rows = self
+            .log
+            .range(log_key(size, ROW_CHECKPOINT)..)
             .map_err(storage("reading checkpoints"))?;
-        let first = rows
-            .next()
-            .transpose()
-            .map_err(storage("reading checkpoints"))?;
-        Ok(first.map(|(k, _)| k.value()))
+        for row in rows {
+            let (k, _) = row.map_err(storage("reading checkpoints"))?;
+            if let (at, ROW_CHECKPOINT) = split_log_key(k.value()) {
+                return Ok(Some(at));
+            }
+        }
+        Ok(None)
     }
 
-    /// Calls `f` with every stored checkpoint, by increasing size.
+    /// Calls `f` with every row of the `log` table in key order: position, row type, bytes.
     ///
     /// # Errors
     /// Storage errors and whatever `f` returns.
-    pub fn for_each_checkpoint(&self, mut f: impl FnMut(u64, &str) -> Result<()>) -> Result<()> {
-        let table = open_read(&self.txn, CHECKPOINTS)?;
-        for row in table.iter().map_err(storage("reading checkpoints"))? {
-            let (k, v) = row.map_err(storage("reading checkpoints"))?;
-            f(k.value(), &checkpoint_text(k.value(), v.value())?)?;
+    pub fn for_each_row(&self, mut f: impl FnMut(u64, u8, &[u8]) -> Result<()>) -> Result<()> {
+        for row in self.log.iter().map_err(storage("reading the log"))? {
+            let (k, v) = row.map_err(storage("reading the log"))?;
+            let (position, kind) = split_log_key(k.value());
+            f(position, kind, v.value())?;
         }
         Ok(())
     }
@@ -173,13 +200,12 @@ impl Snapshot {
         Ok(TreeHead { size, root })
     }
 
-    /// The index of the last stored record plus one: the size the records table implies.
+    /// The number of records: the size of the last checkpoint.
     ///
     /// # Errors
-    /// Storage errors.
+    /// None; a `Result` for the callers that read sizes from storage.
     pub fn record_count(&self) -> Result<u64> {
-        let last = self.records.last().map_err(storage("reading records"))?;
-        Ok(last.map_or(0, |(k, _)| k.value() + 1))
+        Ok(self.size)
     }
 
     /// The bytes of record `index`, if stored.
@@ -187,9 +213,12 @@ impl Snapshot {
     /// # Errors
     /// Storage errors.
     pub fn record(&self, index: u64) -> Result<Option<Vec<u8>>> {
+        if index >= self.size {
+            return Ok(None);
+        }
         let row = self
-            .records
-            .get(index)
+            .log
+            .get(log_key(index, ROW_RECORD))
             .map_err(storage("reading a record"))?;
         Ok(row.map(|v| v.value().to_vec()))
     }
@@ -203,19 +232,25 @@ impl Snapshot {
         range: std::ops::Range<u64>,
         mut f: impl FnMut(u64, &[u8]) -> Result<()>,
     ) -> Result<()> {
+        let (lo, hi) = (range.start.min(self.size), range.end.min(self.size));
+        if lo >= hi {
+            return Ok(());
+        }
         let rows = self
-            .records
-            .range(range)
+            .log
+            .range(log_key(lo, ROW_RECORD)..log_key(hi, ROW_RECORD))
             .map_err(storage("reading records"))?;
         for row in rows {
             let (k, v) = row.map_err(storage("reading records"))?;
-            f(k.value(), v.value())?;
+            if let (i, ROW_RECORD) = split_log_key(k.value()) {
+                f(i, v.value())?;
+            }
         }
         Ok(())
     }
 
     /// The record indexes of every index row with `prefix`, in order: candidates, which the
-    /// caller confirms on the decoded records (ledger-format.md §6.4).
+    /// caller confirms on the decoded records (ledger-format.md §6.3).
     ///
     /// # Errors
     /// Storage errors.
@@ -241,10 +276,15 @@ impl Snapshot {
         newest_first: bool,
         mut f: impl FnMut(u64) -> Result<bool>,
     ) -> Result<()> {
+        let size = size.min(self.size);
+        let sealed = crate::index::sealed(size);
+        let epochs = sealed >> crate::index::EPOCH_BITS;
+        if newest_first && !self.walk_unsealed(prefix, sealed..size, true, &mut f)? {
+            return Ok(());
+        }
         let index = open_read(&self.txn, INDEX)?;
-        let last = size >> crate::index::EPOCH_BITS;
-        for n in 0..=last {
-            let epoch = if newest_first { last - n } else { n };
+        for n in 0..epochs {
+            let epoch = if newest_first { epochs - 1 - n } else { n };
             let lo = crate::index::key_in_epoch(prefix, epoch, 0);
             let hi = crate::index::key_in_epoch(prefix, epoch, u64::MAX);
             let rows = index.range(lo..=hi).map_err(storage("reading the index"))?;
@@ -261,7 +301,37 @@ impl Snapshot {
                 }
             }
         }
+        if !newest_first {
+            self.walk_unsealed(prefix, sealed..size, false, &mut f)?;
+        }
         Ok(())
+    }
+
+    /// The records of the epoch that is not yet in the index: their rows are computed from the
+    /// decoded records. Returns `false` when `f` did.
+    fn walk_unsealed(
+        &self,
+        prefix: &crate::index::Prefix,
+        range: std::ops::Range<u64>,
+        newest_first: bool,
+        f: &mut impl FnMut(u64) -> Result<bool>,
+    ) -> Result<bool> {
+        let mut indexes: Vec<u64> = range.collect();
+        if newest_first {
+            indexes.reverse();
+        }
+        for i in indexes {
+            let bytes = self
+                .record(i)?
+                .ok_or_else(|| Error::Corrupt(format!("record {i} is missing")))?;
+            let record = crate::record::decode(&bytes)
+                .map_err(|e| Error::Corrupt(format!("record {i}: {e}")))?;
+            let wanted = crate::index::key(prefix, i);
+            if crate::index::rows(i, &record.body).contains(&wanted) && !f(i)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// The bytes of tile `key` (empty when absent), without caching.
@@ -269,16 +339,11 @@ impl Snapshot {
     /// # Errors
     /// Storage errors.
     pub fn tile(&self, key: u64) -> Result<Vec<u8>> {
-        let row = self.tiles.get(key).map_err(storage("reading tiles"))?;
+        let Some(at) = tile_row(key, self.size) else {
+            return Ok(Vec::new());
+        };
+        let row = self.log.get(at).map_err(storage("reading tiles"))?;
         Ok(row.map(|v| v.value().to_vec()).unwrap_or_default())
-    }
-
-    /// The number of stored tiles.
-    ///
-    /// # Errors
-    /// Storage errors.
-    pub fn tile_count(&self) -> Result<u64> {
-        self.tiles.len().map_err(storage("reading tiles"))
     }
 
     /// The index row keys of `tag` in `epoch`, in order.
@@ -311,8 +376,7 @@ impl Snapshot {
     /// # Errors
     /// [`Error::Corrupt`] when its length is not a whole number of hashes; storage errors.
     pub fn tile_len(&self, key: u64) -> Result<u64> {
-        let row = self.tiles.get(key).map_err(storage("reading tiles"))?;
-        let len = row.map_or(0, |v| v.value().len());
+        let len = self.tile(key)?.len();
         if len % 32 != 0 {
             return Err(Error::Corrupt(format!("tile {key:#x} is {len} bytes long")));
         }
@@ -326,8 +390,7 @@ impl HashReader for Snapshot {
         if let Some(tile) = self.tile_cache.get(&key) {
             return node_in_tile(tile, position, level, index);
         }
-        let row = self.tiles.get(key).map_err(storage("reading tiles"))?;
-        let tile = row.map(|v| v.value().to_vec()).unwrap_or_default();
+        let tile = self.tile(key)?;
         let hash = node_in_tile(&tile, position, level, index);
         self.tile_cache.insert(key, tile);
         hash
