@@ -110,6 +110,9 @@ pub fn hex32(bytes: &[u8; 32]) -> String {
 
 /// Plain SHA-256 of `data`.
 pub fn sha256(data: &[u8]) -> Hash {
+    if data.len() < 120 {
+        return sha256_short(&[data]);
+    }
     Hash(Sha256::digest(data).into())
 }
 
@@ -133,19 +136,26 @@ const SHA256_H0: [u32; 8] = [
     0x5be0_cd19,
 ];
 
-/// `SHA-256(0x01 || left || right)`. The 65-byte message is padded here into its two blocks
-/// (FIPS 180-4 §5.1.1) for SHA-256's compression function: the chain hashes about ten nodes
-/// per record, and the streaming hasher's buffering cost a third of each.
-pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut blocks = [[0u8; 64]; 2];
-    blocks[0][0] = NODE_PREFIX;
-    blocks[0][1..33].copy_from_slice(&left.0);
-    blocks[0][33..].copy_from_slice(&right.0[..31]);
-    blocks[1][0] = right.0[31];
-    blocks[1][1] = 0x80;
-    blocks[1][56..].copy_from_slice(&(65u64 * 8).to_be_bytes());
+/// SHA-256 of the concatenation of `parts` (at most 119 bytes: two blocks), padded here
+/// (FIPS 180-4 §5.1.1) for SHA-256's compression function. The chain hashes about ten nodes
+/// per record and the index a digest or two: the streaming hasher's buffering cost a third of
+/// each.
+fn sha256_short(parts: &[&[u8]]) -> Hash {
+    let mut message = [0u8; 128];
+    let mut len = 0;
+    for part in parts {
+        message[len..len + part.len()].copy_from_slice(part);
+        len += part.len();
+    }
+    message[len] = 0x80;
+    let used = if len < 56 { 1 } else { 2 };
+    message[used * 64 - 8..used * 64].copy_from_slice(&(len as u64 * 8).to_be_bytes());
+    let blocks: [[u8; 64]; 2] = [
+        message[..64].try_into().expect("64 bytes"),
+        message[64..].try_into().expect("64 bytes"),
+    ];
     let mut state = SHA256_H0;
-    sha2::block_api::compress256(&mut state, &blocks);
+    sha2::block_api::compress256(&mut state, &blocks[..used]);
     let mut out = [0u8; 32];
     for (bytes, word) in out.chunks_exact_mut(4).zip(state) {
         bytes.copy_from_slice(&word.to_be_bytes());
@@ -153,9 +163,24 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     Hash(out)
 }
 
+/// `SHA-256(0x01 || left || right)`.
+pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    sha256_short(&[&[NODE_PREFIX], &left.0, &right.0])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_messages_hash_as_the_streaming_hasher_does() {
+        // Every length across the one- and two-block paddings (55/56 and 119/120 bytes).
+        let data: Vec<u8> = (0..200u8).map(|b| b.wrapping_mul(31)).collect();
+        for len in 0..200 {
+            let expected = Hash(Sha256::digest(&data[..len]).into());
+            assert!(sha256(&data[..len]) == expected, "length {len}");
+        }
+    }
 
     #[test]
     fn node_hash_equals_sha256_of_the_prefixed_pair() {

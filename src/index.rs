@@ -53,8 +53,9 @@ fn fingerprint(tag: u8, bytes: &[u8]) -> Prefix {
 
 /// The term of the digest rows of `digest`.
 pub fn digest_prefix(digest: &Digest) -> Prefix {
-    let mut bytes = vec![digest.algorithm as u8];
-    bytes.extend_from_slice(&digest.value);
+    let mut bytes = [0u8; 33];
+    bytes[0] = digest.algorithm as u8;
+    bytes[1..].copy_from_slice(&digest.value);
     fingerprint(TAG_DIGEST, &bytes)
 }
 

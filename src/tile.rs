@@ -44,6 +44,13 @@ pub fn stored_at(key: u64, size: u64) -> Option<u64> {
     (nodes > first).then(|| ((nodes << unit_bits) - 1) as u64)
 }
 
+/// Whether tile `key` holds all its nodes in a tree of `size` leaves.
+pub fn is_full(key: u64, size: u64) -> bool {
+    let (level, n) = split_key(key);
+    let unit_bits = u32::from(level) * u32::from(TILE_HEIGHT);
+    unit_bits < 64 && (u128::from(size) >> unit_bits) >= u128::from(n) * 16 + 16
+}
+
 /// The tile key holding node `(level, index)`, and the node's position (in hashes) in it.
 pub fn locate(level: u8, index: u64) -> (u64, usize) {
     let tile_level = level / TILE_HEIGHT;

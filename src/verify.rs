@@ -47,8 +47,10 @@ struct Audit {
     last_time: i64,
     /// Tiles being rebuilt from the records (one per stratum, and the ones not yet met).
     tiles: tile::PositionMap<u64, Vec<u8>>,
-    /// The tiles that must be stored right after the current record, in row order.
+    /// The growing tiles that must be stored in the log right after the current record.
     tiles_due: std::collections::VecDeque<u64>,
+    /// Full tiles checked (the `tiles` table must hold exactly these).
+    full_tiles: u64,
     /// The stored level-0 tile of the current records, read once per 16 records.
     leaf_tile: (u64, Vec<u8>),
     epoch_rows: Vec<Key>,
@@ -86,7 +88,8 @@ impl Audit {
         }
     }
 
-    /// A tile row: it must be the next one due, and hold exactly the rebuilt nodes.
+    /// A tile row (a tile not yet full): it must be the next one due, and hold exactly the
+    /// rebuilt nodes.
     fn stored_tile(&mut self, position: u64, kind: u8, bytes: &[u8]) -> Result<()> {
         let due = self.tiles_due.pop_front();
         let expected = due.filter(|&key| {
@@ -153,7 +156,7 @@ impl Audit {
             )));
         }
         for (level, i, hash) in self.range.append(leaf) {
-            self.node(level, i, hash);
+            self.node(snap, level, i, hash)?;
         }
         self.epoch_rows.extend(index::rows(index, &rec.body));
         if (index + 1).is_multiple_of(1 << EPOCH_BITS) {
@@ -162,16 +165,27 @@ impl Audit {
         Ok(())
     }
 
-    fn node(&mut self, level: u8, i: u64, hash: Hash) {
+    fn node(&mut self, snap: &Snapshot, level: u8, i: u64, hash: Hash) -> Result<()> {
         let (key, position) = tile::locate(level, i);
         let tile = self.tiles.entry(key).or_default();
         debug_assert_eq!(tile.len(), position * 32, "nodes arrive in post-order");
         tile.extend_from_slice(&hash.0);
-        // Nodes arrive level by level, so the due tiles are in row-type order.
+        if tile.len() == TILE_HASHES * 32 {
+            // Full: in the `tiles` table.
+            let built = self.tiles.remove(&key).expect("present");
+            self.full_tiles += 1;
+            return self.check_tile(key, &snap.tile(key)?, &built);
+        }
+        // Growing at the end of the ledger: in the log, right after this record (nodes come
+        // level by level, so the due tiles are in row-type order).
         let at = self.range.size() - 1;
-        if tile::stored_at(key, self.total) == Some(at) && self.tiles_due.back() != Some(&key) {
+        if tile::stored_at(key, self.total) == Some(at)
+            && !tile::is_full(key, self.total)
+            && self.tiles_due.back() != Some(&key)
+        {
             self.tiles_due.push_back(key);
         }
+        Ok(())
     }
 
     fn check_tile(&self, key: u64, stored: &[u8], expected: &[u8]) -> Result<()> {
@@ -256,6 +270,13 @@ impl Audit {
                 size.saturating_sub(1)
             )));
         }
+        if snap.full_tile_count()? != self.full_tiles {
+            return Err(bad(format!(
+                "the tiles table holds {} tiles but {size} records fill {}",
+                snap.full_tile_count()?,
+                self.full_tiles
+            )));
+        }
         if size != self.total || self.last_checkpoint != Some(size) {
             return Err(bad(format!(
                 "the log ends at size {} but its records end at {size}",
@@ -316,6 +337,7 @@ impl Ledger {
             last_time: i64::MIN,
             tiles: tile::PositionMap::default(),
             tiles_due: std::collections::VecDeque::new(),
+            full_tiles: 0,
             leaf_tile: (u64::MAX, Vec::new()),
             epoch_rows: Vec::new(),
             rows_checked: 0,

@@ -9,7 +9,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{INDEX, LEDGER_FILE as FILE, LOG, META, Run, run, with_db};
+use common::{INDEX, LEDGER_FILE as FILE, LOG, META, Run, TILES, run, with_db};
 use provledger::Ledger;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
 
@@ -73,7 +73,7 @@ fn dump(file: &Path) -> Vec<Rows> {
     let db = Database::open(file).unwrap();
     let txn = db.begin_read().unwrap();
     let mut tables = Vec::new();
-    for def in [META, LOG] {
+    for def in [META, LOG, TILES] {
         let t = txn.open_table(def).unwrap();
         let rows = t.iter().unwrap().map(|r| {
             let (k, v) = r.unwrap();
@@ -160,10 +160,10 @@ fn every_kind_of_stored_byte_changed_through_redb_is_caught() {
     };
     // Every meta row, checkpoint and tile, every 10th record and every 8th index row: each
     // case runs the binary.
-    for def in [META, LOG] {
+    for def in [META, LOG, TILES] {
         let keys = db_keys(def).into_iter().enumerate();
         for (_, key) in
-            keys.filter(|&(n, key)| def.name() == "meta" || key & 0xff != 1 || n % 10 == 0)
+            keys.filter(|&(n, key)| def.name() != "log" || key & 0xff != 1 || n % 10 == 0)
         {
             let bit = next();
             let name = format!("{} row {key}: bit {bit} flipped", def.name());

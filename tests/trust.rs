@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{INDEX, LOG, checkpoint_key, record_key, run, tile_key, with_db};
+use common::{INDEX, LOG, TILES, checkpoint_key, record_key, run, with_db};
 use provledger::Ledger;
 use redb::ReadableTable;
 
@@ -69,11 +69,11 @@ fn a_changed_record_is_named() {
 fn a_changed_tree_hash_is_named() {
     let dir = ledger();
     with_db(dir.path(), |txn| {
-        let mut t = txn.open_table(LOG).unwrap();
-        // Tile 0/1 (leaves 16..31) is full, so stored at its last leaf, 31.
-        let mut bytes = t.get(tile_key(31, 0)).unwrap().unwrap().value().to_vec();
+        // Tile 0/1 (leaves 16..31) is full, so in the tiles table at key 0 << 56 | 1.
+        let mut t = txn.open_table(TILES).unwrap();
+        let mut bytes = t.get(1).unwrap().unwrap().value().to_vec();
         bytes[5 * 32] ^= 0x80; // node at post-order position 5 of that tile
-        t.insert(tile_key(31, 0), bytes.as_slice()).unwrap();
+        t.insert(1, bytes.as_slice()).unwrap();
     });
     let r = run(dir.path(), &["verify"]);
     assert_eq!(r.code, 1);

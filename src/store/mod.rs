@@ -1,11 +1,12 @@
 //! The ledger file: the only module that imports redb (ledger-format.md §6).
 //!
-//! Three tables, with keys and values this crate encodes itself: `meta` (u64 → header,
+//! Four tables, with keys and values this crate encodes itself: `meta` (u64 → header,
 //! origin, genesis key), `log` (position and row type → record bytes, signed checkpoint notes
-//! and tiles of post-order node hashes, see [`crate::tile`]) and `index` (16-byte row key →
-//! nothing, written when an epoch of records is complete). The `log` keys put everything one
-//! append writes next to each other, at the end of one B-tree: a single append copies about
-//! as many pages as a raw one-row commit. One [`Store::write`] is one redb write transaction
+//! and the tiles still growing, see [`crate::tile`]), `tiles` (full tiles) and `index`
+//! (16-byte row key → nothing, written when an epoch of records is complete). The `log` keys
+//! put everything one append writes next to each other, at the end of one B-tree: a single
+//! append copies about as many pages as a raw one-row commit. A tile moves to the compact
+//! `tiles` table when it is full (once per 16 appends), so proofs read it from a small tree. One [`Store::write`] is one redb write transaction
 //! with `Durability::Immediate`: records, tree nodes, index rows and the checkpoint commit
 //! together or not at all. The head is not stored: its size is the position of the last
 //! checkpoint and its root is computed from the tiles. Readers use MVCC snapshots
@@ -26,14 +27,15 @@ use crate::tree::HashReader;
 
 const META: TableDefinition<u64, &[u8]> = TableDefinition::new("meta");
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
+const TILES: TableDefinition<u64, &[u8]> = TableDefinition::new("tiles");
 const INDEX: TableDefinition<[u8; 16], ()> = TableDefinition::new("index");
 
 /// Row type of a signed checkpoint note in `log`, at the tree size it signs.
 pub const ROW_CHECKPOINT: u8 = 0x00;
 /// Row type of a record in `log`, at its index.
 pub const ROW_RECORD: u8 = 0x01;
-/// Row type of a tile of tree level `L` in `log` is `ROW_TILE + L`, at the record that last
-/// added a node to it ([`crate::tile::stored_at`]).
+/// Row type of a tile of level `L` that is not full, in `log`: `ROW_TILE + L`, at the record
+/// that last added a node to it ([`crate::tile::stored_at`]). Full tiles are in `tiles`.
 pub const ROW_TILE: u8 = 0x10;
 /// Positions are below `2^56`: the row type takes the low byte of a `log` key.
 pub const MAX_POSITION: u64 = (1 << 56) - 1;
@@ -48,8 +50,12 @@ pub fn split_log_key(key: u64) -> (u64, u8) {
     (key >> 8, key as u8)
 }
 
-/// The `log` key of tile `key` in a tree of `size` leaves, if it holds any node.
+/// Where tile `key` is in a tree of `size` leaves: `Some(log key)` while it grows, `None` when
+/// it is full (in `tiles`) or holds no node yet (see [`crate::tile::is_full`]).
 fn tile_row(key: u64, size: u64) -> Option<u64> {
+    if crate::tile::is_full(key, size) {
+        return None;
+    }
     let level = crate::tile::split_key(key).0;
     stored_at(key, size).map(|at| log_key(at, ROW_TILE + level))
 }
@@ -203,7 +209,12 @@ impl Store {
             path: path.to_path_buf(),
         };
         store.write(|batch| {
-            batch.put_index(&[])?; // creates the table: readers never meet a missing one
+            // Creates the tables: readers never meet a missing one.
+            batch.put_index(&[])?;
+            batch
+                .txn
+                .open_table(TILES)
+                .map_err(storage("opening tiles"))?;
             let mut header = MAGIC.to_vec();
             header.push(STORE_VERSION);
             batch.put_meta(META_HEADER, &header)?;
@@ -417,6 +428,7 @@ impl<'t> Batch<'t> {
                 self.log.remove(old).map_err(storage("writing tiles"))?;
             }
         }
+        let mut full: Vec<u64> = Vec::new();
         let tiles = &mut self.tiles;
         let mut cursor = self
             .log
@@ -450,12 +462,11 @@ impl<'t> Batch<'t> {
             }
             // Nodes come level by level, so tiles come in row-type order.
             for key in grown {
-                if stored_at(key, end) == Some(index) {
+                if tiles[&key].len() == crate::tile::TILE_HASHES * 32 {
+                    full.push(key);
+                } else if stored_at(key, end) == Some(index) {
                     let level = crate::tile::split_key(key).0;
                     insert(log_key(index, ROW_TILE + level), &tiles[&key])?;
-                    if tiles[&key].len() == crate::tile::TILE_HASHES * 32 {
-                        tiles.remove(&key);
-                    }
                 }
             }
             index += 1;
@@ -463,6 +474,18 @@ impl<'t> Batch<'t> {
         cursor.close().map_err(storage("writing records"))?;
         if index != end {
             return Err(Error::Corrupt("fewer records than announced".into()));
+        }
+        if !full.is_empty() {
+            let mut table = self
+                .txn
+                .open_table(TILES)
+                .map_err(storage("opening tiles"))?;
+            for key in full {
+                let bytes = self.tiles.remove(&key).expect("grown above");
+                table
+                    .insert(key, bytes.as_slice())
+                    .map_err(storage("writing tiles"))?;
+            }
         }
         self.size = end;
         Ok(())
@@ -509,14 +532,27 @@ impl<'t> Batch<'t> {
 
     fn tile(&mut self, key: u64) -> Result<&mut Vec<u8>> {
         if !self.tiles.contains_key(&key) {
-            let bytes = match tile_row(key, self.size) {
-                Some(row) => {
-                    let stored = self.log.get(row).map_err(storage("reading tiles"))?;
-                    stored.map(|v| v.value().to_vec()).ok_or_else(|| {
-                        Error::Corrupt(format!("tile {key:#x} is missing from the log"))
-                    })?
+            let stored = match tile_row(key, self.size) {
+                Some(row) => self.log.get(row).map_err(storage("reading tiles"))?,
+                None => None,
+            }
+            .map(|v| v.value().to_vec());
+            let stored = match stored {
+                Some(bytes) => Some(bytes),
+                None if crate::tile::is_full(key, self.size) => {
+                    let table = self
+                        .txn
+                        .open_table(TILES)
+                        .map_err(storage("opening tiles"))?;
+                    let row = table.get(key).map_err(storage("reading tiles"))?;
+                    row.map(|v| v.value().to_vec())
                 }
-                None => Vec::new(),
+                None => None,
+            };
+            let bytes = match (stored, stored_at(key, self.size)) {
+                (Some(bytes), Some(_)) => bytes,
+                (None, None) => Vec::new(),
+                _ => return Err(Error::Corrupt(format!("tile {key:#x} is missing"))),
             };
             self.tiles.insert(key, bytes);
         }

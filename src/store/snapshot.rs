@@ -5,7 +5,7 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata,
 
 use super::{
     INDEX, LOG, MAGIC, META, META_GENESIS_VKEY, META_HEADER, META_ORIGIN, ROW_CHECKPOINT,
-    ROW_RECORD, STORE_VERSION, log_key, logged_size, node_in_tile, split_log_key, storage,
+    ROW_RECORD, STORE_VERSION, TILES, log_key, logged_size, node_in_tile, split_log_key, storage,
     tile_row,
 };
 use crate::error::{Error, Result};
@@ -64,6 +64,7 @@ const SNAPSHOT_TILE_CACHE: usize = 64;
 pub struct Snapshot {
     txn: ReadTransaction,
     log: ReadOnlyTable<u64, &'static [u8]>,
+    tiles: ReadOnlyTable<u64, &'static [u8]>,
     /// The tree size: the position of the last checkpoint.
     size: u64,
     /// Tiles read by this snapshot; a proof reads a handful, so a short list beats a map.
@@ -81,6 +82,7 @@ impl Snapshot {
         Ok(Snapshot {
             size: logged_size(&log)?,
             log,
+            tiles: open_read(&txn, TILES)?,
             txn,
             tile_cache: Bounded::new(SNAPSHOT_TILE_CACHE),
             computed: Bounded::new(SNAPSHOT_TILE_CACHE),
@@ -339,11 +341,21 @@ impl Snapshot {
     /// # Errors
     /// Storage errors.
     pub fn tile(&self, key: u64) -> Result<Vec<u8>> {
-        let Some(at) = tile_row(key, self.size) else {
-            return Ok(Vec::new());
+        let row = match tile_row(key, self.size) {
+            Some(at) => self.log.get(at),
+            None if crate::tile::is_full(key, self.size) => self.tiles.get(key),
+            None => return Ok(Vec::new()),
         };
-        let row = self.log.get(at).map_err(storage("reading tiles"))?;
+        let row = row.map_err(storage("reading tiles"))?;
         Ok(row.map(|v| v.value().to_vec()).unwrap_or_default())
+    }
+
+    /// The number of tiles in the `tiles` table (the full tiles).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn full_tile_count(&self) -> Result<u64> {
+        self.tiles.len().map_err(storage("reading tiles"))
     }
 
     /// The index row keys of `tag` in `epoch`, in order.

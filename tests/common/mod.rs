@@ -118,6 +118,7 @@ pub fn lane_body(i: u64) -> Body {
 // attacker with file access would.
 pub const META: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("meta");
 pub const LOG: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("log");
+pub const TILES: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("tiles");
 pub const INDEX: redb::TableDefinition<[u8; 16], ()> = redb::TableDefinition::new("index");
 
 /// `log` key of the checkpoint of tree size `size` (§6.2: position << 8 | 0x00).
@@ -128,11 +129,6 @@ pub fn checkpoint_key(size: u64) -> u64 {
 /// `log` key of record `index` (§6.2: position << 8 | 0x01).
 pub fn record_key(index: u64) -> u64 {
     index << 8 | 1
-}
-
-/// `log` key of a tile of level `level` stored at record `at` (§6.2: position << 8 | 0x10 + L).
-pub fn tile_key(at: u64, level: u8) -> u64 {
-    at << 8 | (0x10 + u64::from(level))
 }
 
 /// The ledger file below a directory holding `.provledger`.
