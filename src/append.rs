@@ -175,13 +175,11 @@ impl Ledger {
 /// Writes the index rows of the epochs that `items`, appended from record `start` on, complete.
 fn seal_epochs(batch: &mut Batch, start: u64, items: &[Item]) -> Result<()> {
     let end = start + items.len() as u64;
-    let rows = (start..index::sealed(end)).zip(items);
-    seal(
-        batch,
-        start,
-        end,
-        rows.flat_map(|(i, item)| index::rows(i, &item.body)),
-    )
+    let mut rows = Vec::new();
+    for (i, item) in (start..index::sealed(end)).zip(items) {
+        index::rows_into(i, &item.body, &mut rows);
+    }
+    seal(batch, start, end, rows)
 }
 
 /// Writes the index rows of the epochs that end within records `start..end` (ledger-format.md
@@ -191,23 +189,24 @@ pub(crate) fn seal(
     batch: &mut Batch,
     start: u64,
     end: u64,
-    rows: impl Iterator<Item = index::Key>,
+    mut rows: Vec<index::Key>,
 ) -> Result<()> {
     let (from, to) = (index::sealed(start), index::sealed(end));
     if from == to {
         return Ok(());
     }
-    let mut all: Vec<index::Key> = rows.filter(|key| index::record_of(key) < to).collect();
+    rows.retain(|key| index::record_of(key) < to);
     for i in from..start {
         let bytes = batch
             .record(i)?
             .ok_or_else(|| Error::Corrupt(format!("record {i} is missing")))?;
         let record =
             record::decode(&bytes).map_err(|e| Error::Corrupt(format!("record {i}: {e}")))?;
-        all.extend(index::rows(i, &record.body));
+        index::rows_into(i, &record.body, &mut rows);
     }
-    all.sort_unstable();
-    batch.put_index(&all)
+    rows.sort_unstable();
+    rows.dedup();
+    batch.put_index(&rows)
 }
 
 /// Checks a batch before anything is written: non-empty, valid actors and bodies, and every

@@ -88,25 +88,21 @@ pub fn key_in_epoch(prefix: &Prefix, epoch: u64, index: u64) -> Key {
     k
 }
 
-/// The terms `body` adds to the index: its kind, every digest it names, its release id and
-/// channel.
-pub fn terms(body: &Body) -> Vec<Prefix> {
-    let mut prefixes = vec![kind_prefix(body.kind())];
-    prefixes.extend(body.digests().iter().map(digest_prefix));
-    prefixes.extend(body.release_id().map(release_prefix));
-    prefixes.extend(body.channel().map(channel_prefix));
-    prefixes
-}
-
-/// The row keys of record `index` with `terms`, sorted and without duplicates.
-pub fn keys(index: u64, terms: &[Prefix]) -> Vec<Key> {
-    let mut keys: Vec<Key> = terms.iter().map(|p| key(p, index)).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    keys
+/// Appends the index row keys of record `index` with `body` to `out`: its kind, every digest
+/// it names, its release id and channel. A digest named twice gives its key twice: callers
+/// sort and dedup.
+pub fn rows_into(index: u64, body: &Body, out: &mut Vec<Key>) {
+    out.push(key(&kind_prefix(body.kind()), index));
+    out.extend(body.digests().iter().map(|d| key(&digest_prefix(d), index)));
+    out.extend(body.release_id().map(|r| key(&release_prefix(r), index)));
+    out.extend(body.channel().map(|c| key(&channel_prefix(c), index)));
 }
 
 /// Every index row key of record `index` with `body`, sorted and without duplicates.
 pub fn rows(index: u64, body: &Body) -> Vec<Key> {
-    keys(index, &terms(body))
+    let mut keys = Vec::with_capacity(4);
+    rows_into(index, body, &mut keys);
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }

@@ -64,7 +64,7 @@ pub fn migrate(dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Migrate
                 old.for_each_record(range.size()..*size, |i, bytes| {
                     let rec = record::decode(bytes)
                         .map_err(|e| Error::Corrupt(format!("record {i}: {e}")))?;
-                    rows.extend(index::rows(i, &rec.body));
+                    index::rows_into(i, &rec.body, &mut rows);
                     let nodes = range.append(leaf_hash(bytes));
                     let bytes = bytes.to_vec();
                     batch.put_records(1, [Ok(Appending { bytes, nodes })])
@@ -78,7 +78,7 @@ pub fn migrate(dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Migrate
                 }
                 batch.put_checkpoint(note)?;
             }
-            seal(batch, start, range.size(), rows.into_iter())
+            seal(batch, start, range.size(), rows)
         })?;
         progress(range.size(), total);
     }
