@@ -11,7 +11,7 @@ use crate::index;
 use crate::ledger::{Appended, Ledger, now_us};
 use crate::note::{self, Signer};
 use crate::record::{self, Body, FORMAT_VERSION, TreeHead};
-use crate::store::{Appending, Batch};
+use crate::store::{Batch, Records};
 
 /// Batches of at least this many records hash their chain on a second thread while this one
 /// writes (below it, starting the thread costs more than it saves).
@@ -34,35 +34,47 @@ struct Chain {
 }
 
 impl Chain {
-    fn next(&mut self, item: &Item) -> (Appending, Appended) {
+    /// Chains `item` onto `records`.
+    fn next(&mut self, item: &Item, records: &mut Records) -> Appended {
         let index = self.range.size();
         let prev = TreeHead {
             size: index,
             root: self.root,
         };
-        let bytes = record::encode_with_body(
-            FORMAT_VERSION,
-            self.time_us,
-            &item.actor,
-            &prev,
-            &item.bytes,
-        )
-        .expect("check_items measured the record");
-        let leaf_hash = leaf_hash(&bytes);
-        let nodes = self.range.append(leaf_hash);
+        let mut leaf = crate::hash::EMPTY_ROOT;
+        records.push(|bytes, nodes| {
+            let start = bytes.len();
+            record::encode_with_body_into(
+                FORMAT_VERSION,
+                self.time_us,
+                &item.actor,
+                &prev,
+                &item.bytes,
+                bytes,
+            )
+            .expect("check_items measured the record");
+            leaf = leaf_hash(&bytes[start..]);
+            self.range.append_into(leaf, nodes);
+        });
         self.root = self.range.root();
-        let head = TreeHead {
-            size: index + 1,
-            root: self.root,
-        };
-        (
-            Appending { bytes, nodes },
-            Appended {
-                index,
-                leaf_hash,
-                head,
+        Appended {
+            index,
+            leaf_hash: leaf,
+            head: TreeHead {
+                size: index + 1,
+                root: self.root,
             },
-        )
+        }
+    }
+
+    /// Chains a chunk of items.
+    fn chunk(&mut self, items: &[Item]) -> (Records, Vec<Appended>) {
+        let mut records = Records::default();
+        let appended = items
+            .iter()
+            .map(|item| self.next(item, &mut records))
+            .collect();
+        (records, appended)
     }
 
     /// Stores `items` in `batch` with their index rows. A large batch hashes its chain on a
@@ -72,28 +84,27 @@ impl Chain {
         let start = self.range.size();
         let count = items.len() as u64;
         let mut appended = Vec::with_capacity(items.len());
-        let mut keep = |(record, a): (Appending, Appended)| {
-            appended.push(a);
-            Ok(record)
+        let mut keep = |(records, a): (Records, Vec<Appended>)| {
+            appended.extend(a);
+            Ok(records)
         };
         if items.len() < PIPELINE_FROM {
             seal_epochs(batch, start, items)?;
-            let records: Vec<_> = items.iter().map(|item| self.next(item)).collect();
-            batch.put_records(count, records.into_iter().map(&mut keep))?;
+            let chunk = self.chunk(items);
+            batch.put_records(count, [keep(chunk)])?;
         } else {
             std::thread::scope(|s| {
-                let (tx, rx) = std::sync::mpsc::channel::<Vec<_>>();
+                let (tx, rx) = std::sync::mpsc::channel();
                 let chain = &mut *self;
                 s.spawn(move || {
                     for chunk in items.chunks(CHUNK) {
-                        let records = chunk.iter().map(|item| chain.next(item)).collect();
-                        if tx.send(records).is_err() {
+                        if tx.send(chain.chunk(chunk)).is_err() {
                             return; // the writer stopped on an error
                         }
                     }
                 });
                 seal_epochs(batch, start, items)?;
-                batch.put_records(count, rx.into_iter().flatten().map(&mut keep))
+                batch.put_records(count, rx.into_iter().map(&mut keep))
             })?;
         }
         Ok(appended)

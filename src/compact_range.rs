@@ -103,8 +103,15 @@ impl CompactRange {
     /// Appends a leaf; returns the nodes to store: `(0, size)` then each perfect subtree the
     /// leaf completes, bottom up.
     pub fn append(&mut self, leaf: Hash) -> Vec<(u8, u64, Hash)> {
+        let mut nodes = Vec::with_capacity(2);
+        self.append_into(leaf, &mut nodes);
+        nodes
+    }
+
+    /// [`CompactRange::append`], pushing the nodes onto `nodes`.
+    pub fn append_into(&mut self, leaf: Hash, nodes: &mut Vec<(u8, u64, Hash)>) {
         let index = self.size;
-        let mut nodes = vec![(0u8, index, leaf)];
+        nodes.push((0u8, index, leaf));
         let mut right = leaf;
         // Each trailing one bit of `index` is a peak of that level that the new leaf completes.
         let merges = index.trailing_ones() as u8;
@@ -115,7 +122,6 @@ impl CompactRange {
         }
         self.peaks.push(right);
         self.size += 1;
-        nodes
     }
 
     /// `MTH` of the range: the peaks folded from the right; [`EMPTY_ROOT`] when empty.

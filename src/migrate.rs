@@ -13,7 +13,7 @@ use crate::compact_range::CompactRange;
 use crate::error::{Error, Result};
 use crate::hash::leaf_hash;
 use crate::ledger::{LEDGER_FILE, Ledger};
-use crate::store::{Appending, Store, v1::V1};
+use crate::store::{Records, Store, v1::V1};
 use crate::{checkpoint, index, record};
 
 /// Records per write transaction of the new file (a transaction holds whole commits).
@@ -65,9 +65,12 @@ pub fn migrate(dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Migrate
                     let rec = record::decode(bytes)
                         .map_err(|e| Error::Corrupt(format!("record {i}: {e}")))?;
                     index::rows_into(i, &rec.body, &mut rows);
-                    let nodes = range.append(leaf_hash(bytes));
-                    let bytes = bytes.to_vec();
-                    batch.put_records(1, [Ok(Appending { bytes, nodes })])
+                    let mut record = Records::default();
+                    record.push(|out, nodes| {
+                        out.extend_from_slice(bytes);
+                        range.append_into(leaf_hash(bytes), nodes);
+                    });
+                    batch.put_records(1, [Ok(record)])
                 })?;
                 let signed = checkpoint::Checkpoint::parse(crate::note::split(note)?.0)
                     .map_err(|e| Error::Corrupt(format!("checkpoint at size {size}: {e}")))?;

@@ -310,13 +310,30 @@ pub fn encode_with_body(
     prev: &TreeHead,
     body: &[u8],
 ) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(envelope_len(actor) + body.len());
+    encode_with_body_into(version, time_us, actor, prev, body, &mut out)?;
+    Ok(out)
+}
+
+/// [`encode_with_body`], appending the record bytes to `out`.
+///
+/// # Errors
+/// [`Error::Invalid`] when the record is longer than [`MAX_RECORD_LEN`] bytes (nothing is
+/// appended).
+pub fn encode_with_body_into(
+    version: u8,
+    time_us: i64,
+    actor: &str,
+    prev: &TreeHead,
+    body: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<()> {
     let len = envelope_len(actor) + body.len();
     if len > MAX_RECORD_LEN {
         return Err(invalid(format!(
             "record is {len} bytes, more than the {MAX_RECORD_LEN} allowed"
         )));
     }
-    let mut out = Vec::with_capacity(len);
     out.push(version);
     out.extend_from_slice(&time_us.to_le_bytes());
     out.extend_from_slice(&(actor.len() as u64).to_le_bytes());
@@ -324,7 +341,7 @@ pub fn encode_with_body(
     out.extend_from_slice(&prev.size.to_le_bytes());
     out.extend_from_slice(&prev.root.0);
     out.extend_from_slice(body);
-    Ok(out)
+    Ok(())
 }
 
 /// Decodes canonical record bytes strictly.

@@ -246,9 +246,25 @@ impl Audit {
             ));
         }
         self.last_checkpoint = Some(size);
-        let key = keys::key_at(&self.history, size).clone();
-        let v = crate::checkpoint::open(note, &[key])
-            .map_err(|e| bad(format!("checkpoint at size {size}: {e}")))?;
+        // Every signature is by a key of this ledger and verifies (the overlap checkpoint of a
+        // rotation carries the retiring key's too), and the key in force signed.
+        let at = |e: crate::Error| bad(format!("checkpoint at size {size}: {e}"));
+        let known: Vec<Verifier> = self.history.iter().map(|(_, k)| k.clone()).collect();
+        for (name, id, _) in crate::note::split(note).map_err(at)?.1 {
+            if !known.iter().any(|k| k.name() == name && k.id() == id) {
+                return Err(bad(format!(
+                    "checkpoint at size {size}: signed by {name}+{id:08x}, not a key of this ledger"
+                )));
+            }
+        }
+        let v = crate::checkpoint::open(note, &known).map_err(at)?;
+        let key = keys::key_at(&self.history, size);
+        let label = format!("{}+{:08x}", key.name(), key.id());
+        if !v.verified_by.contains(&label) {
+            return Err(bad(format!(
+                "checkpoint at size {size}: not signed by the key in force, {label}"
+            )));
+        }
         let head = v.checkpoint.head;
         let root = self.range.root();
         if v.checkpoint.origin != self.origin || head.size != size || !head.root.ct_eq(&root) {

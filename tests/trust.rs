@@ -132,6 +132,92 @@ fn a_checkpoint_signed_by_a_retired_key_fails() {
     assert_verify_fails(dir.path(), "checkpoint at size 40");
 }
 
+/// The overlap checkpoint of the rotation (size 24) carries the retiring key's signature too:
+/// changing it is caught, whether the change leaves the key id (a bad signature by a known
+/// key) or changes it (a signature by a key the ledger never had).
+#[test]
+fn a_changed_retiring_signature_on_the_overlap_checkpoint_is_named() {
+    for part in ["signature", "key id"] {
+        let dir = ledger();
+        // key.pub holds the key in force since the rotation; the other line is the retiring key's.
+        let current = std::fs::read_to_string(dir.path().join(".provledger/key.pub")).unwrap();
+        with_db(dir.path(), |txn| {
+            let mut t = txn.open_table(LOG).unwrap();
+            let note =
+                String::from_utf8(t.get(checkpoint_key(24)).unwrap().unwrap().value().to_vec())
+                    .unwrap();
+            let lines: Vec<&str> = note.lines().collect();
+            assert_eq!(
+                lines.iter().filter(|l| l.starts_with('\u{2014}')).count(),
+                2,
+                "{note}"
+            );
+            // The signature lines: "— name base64(keyid || signature)"; a key's id is the 8 hex
+            // digits after its name in its verifier text (name+id+key).
+            let id = current.split('+').nth(1).unwrap();
+            let current_id = u32::from_str_radix(id, 16).unwrap().to_be_bytes();
+            let changed: Vec<String> = lines
+                .iter()
+                .map(|line| {
+                    let Some(b64) = line
+                        .strip_prefix('\u{2014}')
+                        .and_then(|l| l.split(' ').nth(2))
+                    else {
+                        return line.to_string();
+                    };
+                    let mut raw = base64_decode(b64);
+                    if raw[..4] == current_id {
+                        return line.to_string();
+                    }
+                    let at = if part == "signature" { 40 } else { 1 };
+                    raw[at] ^= 1;
+                    line.replace(b64, &base64_encode(&raw))
+                })
+                .collect();
+            let forged = changed.join("\n") + "\n";
+            assert_ne!(forged, note);
+            t.insert(checkpoint_key(24), forged.as_bytes()).unwrap();
+        });
+        assert_verify_fails(dir.path(), "checkpoint at size 24");
+    }
+}
+
+const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 (RFC 4648 §4), written here so the test does not reuse the crate's codec.
+fn base64_decode(text: &str) -> Vec<u8> {
+    let (mut bits, mut n, mut out) = (0u32, 0, Vec::new());
+    for c in text.bytes().filter(|&c| c != b'=') {
+        bits = bits << 6 | B64.iter().position(|&a| a == c).unwrap() as u32;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    out
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(B64[(n >> (18 - 6 * k) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 fn save_checkpoint(dir: &Path, name: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, ok(dir, &["checkpoint"])).unwrap();

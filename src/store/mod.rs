@@ -345,11 +345,46 @@ fn logged_size(log: &impl ReadableTable<u64, &'static [u8]>) -> Result<u64> {
     }
 }
 
-/// One record to store, with the tree nodes its append creates (`(level, index, hash)`, in
-/// creation order).
-pub struct Appending {
-    pub bytes: Vec<u8>,
-    pub nodes: Vec<(u8, u64, Hash)>,
+/// Records to store, each with the tree nodes its append creates (`(level, index, hash)`, in
+/// creation order), packed into a few buffers: a batch hands them from the thread that hashes
+/// to the one that writes in chunks, and freeing one buffer per chunk on the other thread is
+/// cheap where one per record made the two threads contend in the allocator.
+#[derive(Default)]
+pub struct Records {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    nodes: Vec<(u8, u64, Hash)>,
+    node_ends: Vec<usize>,
+}
+
+impl Records {
+    /// Adds a record: `write` appends its bytes to the given buffer and returns its nodes
+    /// (pushed onto the given vector).
+    pub fn push(&mut self, write: impl FnOnce(&mut Vec<u8>, &mut Vec<(u8, u64, Hash)>)) {
+        write(&mut self.bytes, &mut self.nodes);
+        self.ends.push(self.bytes.len());
+        self.node_ends.push(self.nodes.len());
+    }
+
+    /// The number of records.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The bytes and nodes of record `k` of these.
+    fn get(&self, k: usize) -> (&[u8], &[(u8, u64, Hash)]) {
+        let start = if k == 0 { 0 } else { self.ends[k - 1] };
+        let node_start = if k == 0 { 0 } else { self.node_ends[k - 1] };
+        (
+            &self.bytes[start..self.ends[k]],
+            &self.nodes[node_start..self.node_ends[k]],
+        )
+    }
 }
 
 /// One write transaction in progress: typed access to the tables, with the tiles it has read
@@ -408,7 +443,7 @@ impl<'t> Batch<'t> {
     pub fn put_records(
         &mut self,
         count: u64,
-        records: impl IntoIterator<Item = Result<Appending>>,
+        chunks: impl IntoIterator<Item = Result<Records>>,
     ) -> Result<()> {
         let (start, end) = (self.size, self.size + count);
         if end > MAX_POSITION {
@@ -440,36 +475,39 @@ impl<'t> Batch<'t> {
                 .map_err(|e| Error::Corrupt(format!("log row {key:#x} cannot be written: {e}")))
         };
         let mut index = start;
-        for record in records {
-            let record = record?;
-            if index == end {
-                return Err(Error::Corrupt("more records than announced".into()));
-            }
-            insert(log_key(index, ROW_RECORD), &record.bytes)?;
-            let mut grown: Vec<u64> = Vec::new();
-            for (level, i, hash) in record.nodes {
-                let (key, position) = locate(level, i);
-                let tile = tiles.entry(key).or_default();
-                if tile.len() != position * 32 {
-                    return Err(Error::Corrupt(format!(
-                        "tree node ({level}, {i}) does not follow the stored nodes of its tile"
-                    )));
+        for chunk in chunks {
+            let chunk = chunk?;
+            for k in 0..chunk.len() {
+                if index == end {
+                    return Err(Error::Corrupt("more records than announced".into()));
                 }
-                tile.extend_from_slice(&hash.0);
-                if grown.last() != Some(&key) {
-                    grown.push(key);
+                let (bytes, nodes) = chunk.get(k);
+                insert(log_key(index, ROW_RECORD), bytes)?;
+                let mut grown: Vec<u64> = Vec::with_capacity(2);
+                for &(level, i, hash) in nodes {
+                    let (key, position) = locate(level, i);
+                    let tile = tiles.entry(key).or_default();
+                    if tile.len() != position * 32 {
+                        return Err(Error::Corrupt(format!(
+                            "tree node ({level}, {i}) does not follow the stored nodes of its tile"
+                        )));
+                    }
+                    tile.extend_from_slice(&hash.0);
+                    if grown.last() != Some(&key) {
+                        grown.push(key);
+                    }
                 }
-            }
-            // Nodes come level by level, so tiles come in row-type order.
-            for key in grown {
-                if tiles[&key].len() == crate::tile::TILE_HASHES * 32 {
-                    full.push(key);
-                } else if stored_at(key, end) == Some(index) {
-                    let level = crate::tile::split_key(key).0;
-                    insert(log_key(index, ROW_TILE + level), &tiles[&key])?;
+                // Nodes come level by level, so tiles come in row-type order.
+                for key in grown {
+                    if tiles[&key].len() == crate::tile::TILE_HASHES * 32 {
+                        full.push(key);
+                    } else if stored_at(key, end) == Some(index) {
+                        let level = crate::tile::split_key(key).0;
+                        insert(log_key(index, ROW_TILE + level), &tiles[&key])?;
+                    }
                 }
+                index += 1;
             }
-            index += 1;
         }
         cursor.close().map_err(storage("writing records"))?;
         if index != end {
