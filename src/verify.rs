@@ -17,10 +17,70 @@ use crate::error::{Error, Result};
 use crate::hash::{Hash, leaf_hash};
 use crate::index::{self, EPOCH_BITS, Key};
 use crate::keys::{self, KeyHistory};
+use crate::kinds::KeyEvent;
 use crate::note::Verifier;
-use crate::record::{self, Body};
+use crate::record::{self, Body, TreeHead};
 use crate::store::{ROW_CHECKPOINT, ROW_RECORD, ROW_TILE, Snapshot};
 use crate::tile::{self, TILE_HASHES};
+
+/// What the reading thread works out for a record ahead of the audit: everything that needs
+/// only the record's own bytes (decoding, the leaf hash, the index rows).
+struct Decoded {
+    prev: TreeHead,
+    time_us: i64,
+    leaf: Hash,
+    key_event: Option<KeyEvent>,
+    /// Its index rows, in [`Chunk::keys`].
+    rows: std::ops::Range<usize>,
+}
+
+/// A `log` row as the reading thread hands it over.
+enum Row {
+    /// A record, or why it does not decode.
+    Record(u64, std::result::Result<Decoded, String>),
+    /// A checkpoint or tile row: position, row type, its bytes in [`Chunk::data`].
+    Other(u64, u8, std::ops::Range<usize>),
+}
+
+/// Rows handed from the reading thread to the audit, packed in a few buffers (freeing many
+/// small ones on the other thread makes the two contend in the allocator).
+#[derive(Default)]
+struct Chunk {
+    rows: Vec<Row>,
+    keys: Vec<Key>,
+    data: Vec<u8>,
+}
+
+/// Rows per hand-off.
+const CHUNK_ROWS: usize = 1024;
+
+impl Chunk {
+    fn push(&mut self, position: u64, kind: u8, bytes: &[u8]) {
+        if kind != ROW_RECORD {
+            let start = self.data.len();
+            self.data.extend_from_slice(bytes);
+            self.rows
+                .push(Row::Other(position, kind, start..self.data.len()));
+            return;
+        }
+        let decoded = record::decode(bytes).map(|rec| {
+            let start = self.keys.len();
+            index::rows_into(position, &rec.body, &mut self.keys);
+            Decoded {
+                prev: rec.prev,
+                time_us: rec.time_us,
+                leaf: leaf_hash(bytes),
+                key_event: match rec.body {
+                    Body::KeyEvent(event) => Some(event),
+                    _ => None,
+                },
+                rows: start..self.keys.len(),
+            }
+        });
+        self.rows
+            .push(Row::Record(position, decoded.map_err(|e| e.to_string())));
+    }
+}
 
 /// What a successful verification covered.
 #[derive(Clone, Debug, Serialize)]
@@ -61,9 +121,9 @@ struct Audit {
 }
 
 impl Audit {
-    fn row(&mut self, snap: &Snapshot, position: u64, kind: u8, bytes: &[u8]) -> Result<()> {
-        if kind < ROW_TILE
-            && let Some(&key) = self.tiles_due.front()
+    fn row(&mut self, snap: &Snapshot, chunk: &Chunk, row: &Row) -> Result<()> {
+        if let Some(&key) = self.tiles_due.front()
+            && !matches!(row, Row::Other(_, kind, _) if *kind >= ROW_TILE)
         {
             let (level, n) = tile::split_key(key);
             return Err(bad(format!(
@@ -71,20 +131,25 @@ impl Audit {
                 self.range.size() - 1
             )));
         }
-        match kind {
-            ROW_CHECKPOINT => {
+        match row {
+            Row::Record(position, decoded) => {
+                self.record(snap, *position, decoded.as_ref(), &chunk.keys)
+            }
+            Row::Other(position, ROW_CHECKPOINT, range) => {
+                let position = *position;
                 if position != self.range.size() {
                     return Err(bad(format!(
                         "record {} is missing (a checkpoint at size {position} follows)",
                         self.range.size()
                     )));
                 }
-                let note = std::str::from_utf8(bytes)
+                let note = std::str::from_utf8(&chunk.data[range.clone()])
                     .map_err(|_| bad(format!("checkpoint at size {position}: not UTF-8")))?;
                 self.checkpoint(position, note)
             }
-            ROW_RECORD => self.record(snap, position, bytes),
-            _ => self.stored_tile(position, kind, bytes),
+            Row::Other(position, kind, range) => {
+                self.stored_tile(*position, *kind, &chunk.data[range.clone()])
+            }
         }
     }
 
@@ -108,14 +173,20 @@ impl Audit {
         self.check_tile(key, bytes, &built)
     }
 
-    fn record(&mut self, snap: &Snapshot, index: u64, bytes: &[u8]) -> Result<()> {
+    fn record(
+        &mut self,
+        snap: &Snapshot,
+        index: u64,
+        decoded: std::result::Result<&Decoded, &String>,
+        keys: &[Key],
+    ) -> Result<()> {
         let size = self.range.size();
         if index != size {
             return Err(bad(format!(
                 "record {size} is missing (the next stored is {index})"
             )));
         }
-        let rec = record::decode(bytes).map_err(|e| bad(format!("record {index}: {e}")))?;
+        let rec = decoded.map_err(|e| bad(format!("record {index}: {e}")))?;
         let root = self.range.root();
         if rec.prev.size != index || !rec.prev.root.ct_eq(&root) {
             return Err(bad(format!(
@@ -138,14 +209,14 @@ impl Audit {
             )));
         }
         self.last_time = rec.time_us;
-        if let Body::KeyEvent(event) = &rec.body {
+        if let Some(event) = &rec.key_event {
             let current = keys::key_at(&self.history, index);
             let new = keys::check_rotation(&self.origin, &rec.prev, event, current)
                 .map_err(|e| bad(format!("record {index}: {e}")))?;
             self.history.push((index + 1, new));
         }
         // A changed record is named at its own index, not at the next record's chain field.
-        let leaf = leaf_hash(bytes);
+        let leaf = rec.leaf;
         let (key, position) = tile::locate(0, index);
         if self.leaf_tile.0 != key {
             self.leaf_tile = (key, snap.tile(key)?);
@@ -158,7 +229,7 @@ impl Audit {
         for (level, i, hash) in self.range.append(leaf) {
             self.node(snap, level, i, hash)?;
         }
-        self.epoch_rows.extend(index::rows(index, &rec.body));
+        self.epoch_rows.extend_from_slice(&keys[rec.rows.clone()]);
         if (index + 1).is_multiple_of(1 << EPOCH_BITS) {
             self.check_epoch(snap, index >> EPOCH_BITS)?;
         }
@@ -360,11 +431,35 @@ impl Ledger {
             checkpoints: 0,
             last_checkpoint: None,
         };
-        records.for_each_row(|position, kind, bytes| {
-            if kind == ROW_RECORD && position % 65_536 == 0 {
-                progress(position, total);
+        // One thread reads, decodes and hashes each record; this one audits, in order.
+        let snap = &records;
+        std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk>>(4);
+            s.spawn(move || {
+                let mut chunk = Chunk::default();
+                let read = snap.for_each_row(|position, kind, bytes| {
+                    chunk.push(position, kind, bytes);
+                    if chunk.rows.len() == CHUNK_ROWS {
+                        tx.send(Ok(std::mem::take(&mut chunk)))
+                            .map_err(|_| Error::Failed("the audit stopped".into()))?;
+                    }
+                    Ok(())
+                });
+                // A send fails only when the audit stopped on its own error.
+                let _ = tx.send(read.map(|()| chunk));
+            });
+            for chunk in rx {
+                let chunk = chunk?;
+                for row in &chunk.rows {
+                    if let Row::Record(position, _) = row
+                        && position % 65_536 == 0
+                    {
+                        progress(*position, total);
+                    }
+                    audit.row(&records, &chunk, row)?;
+                }
             }
-            audit.row(&records, position, kind, bytes)
+            Ok::<(), Error>(())
         })?;
         audit.finish(&records)?;
         progress(total, total);
