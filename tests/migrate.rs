@@ -66,7 +66,7 @@ fn migration_keeps_records_checkpoints_roots_and_proofs() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v1_checkpoint = fixture("v1-checkpoint.txt");
     let root_b64 = v1_checkpoint.lines().nth(2).unwrap();
-    let root_hex = hex::encode(base64_decode(root_b64));
+    let root_hex = hex::encode(common::base64_decode(root_b64));
     assert!(
         r.stdout
             .starts_with(&format!("OK: 296 records, root {root_hex}")),
@@ -98,21 +98,4 @@ fn migration_keeps_records_checkpoints_roots_and_proofs() {
         "{}",
         r.stderr
     );
-}
-
-/// Standard base64 (RFC 4648 §4), written here so the test does not reuse the crate's decoder.
-fn base64_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut bits = 0u32;
-    let mut n = 0;
-    let mut out = Vec::new();
-    for c in text.bytes().filter(|&c| c != b'=') {
-        bits = bits << 6 | ALPHABET.iter().position(|&a| a == c).unwrap() as u32;
-        n += 6;
-        if n >= 8 {
-            n -= 8;
-            out.push((bits >> n) as u8);
-        }
-    }
-    out
 }

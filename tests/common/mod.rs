@@ -163,3 +163,39 @@ pub fn with_db(dir: &std::path::Path, f: impl FnOnce(&redb::WriteTransaction)) {
     f(&txn);
     txn.commit().unwrap();
 }
+
+const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 (RFC 4648 §4), written here so that tests do not reuse the crate's codec.
+pub fn base64_decode(text: &str) -> Vec<u8> {
+    let (mut bits, mut n, mut out) = (0u32, 0, Vec::new());
+    for c in text.bytes().filter(|&c| c != b'=') {
+        bits = bits << 6 | B64.iter().position(|&a| a == c).unwrap() as u32;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    out
+}
+
+pub fn base64_encode(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(B64[(n >> (18 - 6 * k) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
