@@ -109,13 +109,13 @@ impl<'t> Batch<'t> {
         Ok(row.map(|v| v.value().to_vec()))
     }
 
-    /// Stores the next `count` records, as `records` yields them, with their tree nodes: each
-    /// tile that grows moves to its new position (ledger-format.md §6.2). Every row goes
-    /// through one cursor at the end of the `log`, in key order.
+    /// Stores the next `count` records, in the chunks `chunks` yields, with their tree nodes:
+    /// each tile that grows moves to its new position, and one that fills up moves to `tiles`
+    /// (ledger-format.md §6.2). The `log` rows go through one cursor at its end, in key order.
     ///
     /// # Errors
-    /// [`Error::Corrupt`] when a node does not follow the stored nodes of its tile, or
-    /// `records` yields other than `count` items; storage errors and whatever `records` yields.
+    /// [`Error::Corrupt`] when a node does not follow the stored nodes of its tile, or the
+    /// chunks hold other than `count` records; storage errors and whatever `chunks` yields.
     pub fn put_records(
         &mut self,
         count: u64,
