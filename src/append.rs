@@ -241,7 +241,27 @@ fn check_items(items: Vec<(String, Body)>) -> Result<Vec<Item>> {
         }
         Ok(Item { actor, body, bytes })
     };
-    items.into_iter().enumerate().map(check).collect()
+    if items.len() < PIPELINE_FROM {
+        return items.into_iter().enumerate().map(check).collect();
+    }
+    // A large batch: the second half on another thread (the first error is still the first).
+    let mut first = items;
+    let second = first.split_off(first.len() / 2);
+    let offset = first.len();
+    let (a, b) = std::thread::scope(|s| {
+        let b = s.spawn(|| -> Result<Vec<Item>> {
+            second
+                .into_iter()
+                .enumerate()
+                .map(|(n, item)| check((offset + n, item)))
+                .collect()
+        });
+        let a: Result<Vec<Item>> = first.into_iter().enumerate().map(check).collect();
+        (a, b.join().expect("the check does not panic"))
+    });
+    let mut items = a?;
+    items.extend(b?);
+    Ok(items)
 }
 
 fn check_actor(actor: &str) -> Result<()> {

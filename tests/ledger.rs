@@ -239,3 +239,32 @@ fn a_batch_with_one_invalid_body_appends_nothing() {
     let after = ledger.status().unwrap();
     assert_eq!((before.size, before.root), (after.size, after.root));
 }
+
+/// Large batches are checked in two halves on two threads: the error still names the first bad
+/// record, in either half, and nothing is appended.
+#[test]
+fn a_large_batch_names_its_first_bad_record() {
+    let (_dir, ledger) = small_ledger(2);
+    let bad = || {
+        let mut body = lane_body(9);
+        if let Body::LaneResult(l) = &mut body {
+            l.lane = String::new();
+        }
+        body
+    };
+    for (first, second) in [(100, 700), (500, 700), (0, 799)] {
+        let items: Vec<(String, Body)> = (0..800)
+            .map(|i| {
+                let body = if i == first || i == second {
+                    bad()
+                } else {
+                    lane_body(i)
+                };
+                ("t".to_string(), body)
+            })
+            .collect();
+        let err = ledger.append_batch(items).unwrap_err().to_string();
+        assert!(err.contains(&format!("record {}:", first + 1)), "{err}");
+    }
+    assert_eq!(ledger.status().unwrap().size, 2);
+}
