@@ -13,8 +13,8 @@ use crate::note::{self, Signer};
 use crate::record::{self, Body, FORMAT_VERSION, TreeHead};
 use crate::store::{Batch, Records};
 
-/// Batches of at least this many records hash their chain on a second thread while this one
-/// writes (below it, starting the thread costs more than it saves).
+/// Batches of at least this many records use the second core: checked in two halves, then
+/// chained on one thread while the other writes (below it, a thread costs more than it saves).
 const PIPELINE_FROM: usize = 256;
 /// Records per hand-off between the two threads.
 const CHUNK: usize = 256;
