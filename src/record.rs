@@ -271,13 +271,16 @@ fn config() -> impl bincode::config::Config {
 /// [`Error::Invalid`] when the record is longer than [`MAX_RECORD_LEN`] bytes.
 pub fn encode(record: &Record) -> Result<Vec<u8>> {
     let body = encode_body(&record.body)?;
-    encode_with_body(
+    let mut out = Vec::with_capacity(envelope_len(&record.actor) + body.len());
+    encode_with_body_into(
         record.version,
         record.time_us,
         &record.actor,
         &record.prev,
         &body,
-    )
+        &mut out,
+    )?;
+    Ok(out)
 }
 
 /// The canonical bytes of a body: its kind code and its fields (ledger-format.md §3–§4), the
@@ -298,24 +301,8 @@ pub fn envelope_len(actor: &str) -> usize {
     1 + 8 + 8 + actor.len() + 8 + 32
 }
 
-/// The record bytes of an envelope and a body encoded by [`encode_body`]: the envelope's
-/// fields in order (§3), then the body.
-///
-/// # Errors
-/// [`Error::Invalid`] when the record is longer than [`MAX_RECORD_LEN`] bytes.
-pub fn encode_with_body(
-    version: u8,
-    time_us: i64,
-    actor: &str,
-    prev: &TreeHead,
-    body: &[u8],
-) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(envelope_len(actor) + body.len());
-    encode_with_body_into(version, time_us, actor, prev, body, &mut out)?;
-    Ok(out)
-}
-
-/// [`encode_with_body`], appending the record bytes to `out`.
+/// Appends to `out` the record bytes of an envelope and a body encoded by [`encode_body`]:
+/// the envelope's fields in order (§3), then the body.
 ///
 /// # Errors
 /// [`Error::Invalid`] when the record is longer than [`MAX_RECORD_LEN`] bytes (nothing is

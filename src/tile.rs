@@ -29,26 +29,31 @@ pub fn split_key(key: u64) -> (u8, u64) {
     ((key >> 56) as u8, key & ((1 << 56) - 1))
 }
 
-/// Where tile `key` is stored in a tree of `size` leaves (ledger-format.md §6.2): at the record
-/// whose append last added a node to it, or `None` while it holds no node. Tile `(L, N)` gains
-/// a node each time a level-`4L` node under it completes, at leaf `m·16^L − 1` for `m` in
-/// `16N+1 ..= 16N+16`.
-pub fn stored_at(key: u64, size: u64) -> Option<u64> {
+/// How many of its 16 bottom nodes tile `key` holds in a tree of `size` leaves, and the
+/// number of leaves under each: tile `(L, N)` gains a node each time a level-`4L` node under it
+/// completes, at leaf `m·16^L − 1` for `m` in `16N+1 ..= 16N+16` (ledger-format.md §6.2).
+fn bottom_nodes(key: u64, size: u64) -> (u128, u32) {
     let (level, n) = split_key(key);
     let unit_bits = u32::from(level) * u32::from(TILE_HEIGHT);
     if unit_bits >= 64 {
-        return None;
+        return (0, unit_bits);
     }
-    let nodes = (u128::from(size) >> unit_bits).min(u128::from(n) * 16 + 16);
     let first = u128::from(n) * 16;
-    (nodes > first).then(|| ((nodes << unit_bits) - 1) as u64)
+    let below = (u128::from(size) >> unit_bits).clamp(first, first + 16);
+    (below - first, unit_bits)
+}
+
+/// Where tile `key` is stored in a tree of `size` leaves: at the record whose append last
+/// added a node to it, or `None` while it holds no node.
+pub fn stored_at(key: u64, size: u64) -> Option<u64> {
+    let (count, unit_bits) = bottom_nodes(key, size);
+    let first = u128::from(split_key(key).1) * 16;
+    (count > 0).then(|| (((first + count) << unit_bits) - 1) as u64)
 }
 
 /// Whether tile `key` holds all its nodes in a tree of `size` leaves.
 pub fn is_full(key: u64, size: u64) -> bool {
-    let (level, n) = split_key(key);
-    let unit_bits = u32::from(level) * u32::from(TILE_HEIGHT);
-    unit_bits < 64 && (u128::from(size) >> unit_bits) >= u128::from(n) * 16 + 16
+    bottom_nodes(key, size).0 == 16
 }
 
 /// The tile key holding node `(level, index)`, and the node's position (in hashes) in it.

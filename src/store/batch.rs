@@ -1,11 +1,11 @@
 //! One write transaction in progress ([`Batch`]): records, tiles, index rows and the
 //! checkpoint of a commit, in the layout of ledger-format.md §6.
 
-use redb::{ReadableTable, WriteTransaction};
+use redb::WriteTransaction;
 
 use super::{
-    INDEX, LOG, MAX_POSITION, META, ROW_CHECKPOINT, ROW_RECORD, ROW_TILE, TILES, log_key,
-    logged_size, node_in_tile, storage, tile_row,
+    INDEX, LOG, MAX_POSITION, META, ROW_CHECKPOINT, ROW_RECORD, ROW_TILE, TILES, get_bytes,
+    log_key, logged_size, node_in_tile, read_tile, storage, tile_row,
 };
 use crate::error::{Error, Result};
 use crate::hash::Hash;
@@ -102,11 +102,7 @@ impl<'t> Batch<'t> {
     /// # Errors
     /// Storage errors.
     pub fn record(&self, index: u64) -> Result<Option<Vec<u8>>> {
-        let row = self
-            .log
-            .get(log_key(index, ROW_RECORD))
-            .map_err(storage("reading records"))?;
-        Ok(row.map(|v| v.value().to_vec()))
+        get_bytes(&self.log, log_key(index, ROW_RECORD), "reading records")
     }
 
     /// Stores the next `count` records, in the chunks `chunks` yields, with their tree nodes:
@@ -246,23 +242,11 @@ impl<'t> Batch<'t> {
 
     fn tile(&mut self, key: u64) -> Result<&mut Vec<u8>> {
         if !self.tiles.contains_key(&key) {
-            let stored = match tile_row(key, self.size) {
-                Some(row) => self.log.get(row).map_err(storage("reading tiles"))?,
-                None => None,
-            }
-            .map(|v| v.value().to_vec());
-            let stored = match stored {
-                Some(bytes) => Some(bytes),
-                None if crate::tile::is_full(key, self.size) => {
-                    let table = self
-                        .txn
-                        .open_table(TILES)
-                        .map_err(storage("opening tiles"))?;
-                    let row = table.get(key).map_err(storage("reading tiles"))?;
-                    row.map(|v| v.value().to_vec())
-                }
-                None => None,
-            };
+            let txn = self.txn;
+            let stored = read_tile(&self.log, key, self.size, || {
+                let table = txn.open_table(TILES).map_err(storage("opening tiles"))?;
+                get_bytes(&table, key, "reading tiles")
+            })?;
             let bytes = match (stored, stored_at(key, self.size)) {
                 (Some(bytes), Some(_)) => bytes,
                 (None, None) => Vec::new(),

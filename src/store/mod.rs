@@ -277,7 +277,8 @@ impl Store {
             handle,
             path: path.to_path_buf(),
         };
-        store.read()?; // the header check
+        // Before any snapshot: a file of another storage version lacks their tables.
+        snapshot::check_header(&store.begin_read()?)?;
         Ok(store)
     }
 
@@ -291,12 +292,15 @@ impl Store {
     /// # Errors
     /// Storage errors; [`Error::Corrupt`] when a table is missing.
     pub fn read(&self) -> Result<Snapshot> {
-        let txn = match &self.handle {
+        Snapshot::new(self.begin_read()?)
+    }
+
+    fn begin_read(&self) -> Result<redb::ReadTransaction> {
+        match &self.handle {
             Handle::Write(db) | Handle::Checked { db, .. } => db.begin_read(),
             Handle::Read(db) => db.begin_read(),
         }
-        .map_err(storage("starting a read"))?;
-        Snapshot::new(txn)
+        .map_err(storage("starting a read"))
     }
 
     /// Runs `f` in one durable write transaction; commits only if `f` returns `Ok`. Also used
@@ -315,6 +319,31 @@ impl Store {
         let out = f(&mut Batch::new(&txn)?)?;
         txn.commit().map_err(storage("committing"))?;
         Ok(out)
+    }
+}
+
+/// The bytes of row `key` of `table`, if there is one.
+fn get_bytes(
+    table: &impl ReadableTable<u64, &'static [u8]>,
+    key: u64,
+    context: &'static str,
+) -> Result<Option<Vec<u8>>> {
+    let row = table.get(key).map_err(storage(context))?;
+    Ok(row.map(|v| v.value().to_vec()))
+}
+
+/// Tile `key` in a tree of `size` leaves: a `log` row while it grows, else from `full` (the
+/// `tiles` table) once it is full; `None` when it holds no node yet or its row is missing.
+fn read_tile(
+    log: &impl ReadableTable<u64, &'static [u8]>,
+    key: u64,
+    size: u64,
+    full: impl FnOnce() -> Result<Option<Vec<u8>>>,
+) -> Result<Option<Vec<u8>>> {
+    match tile_row(key, size) {
+        Some(row) => get_bytes(log, row, "reading tiles"),
+        None if crate::tile::is_full(key, size) => full(),
+        None => Ok(None),
     }
 }
 

@@ -5,8 +5,8 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata,
 
 use super::{
     INDEX, LOG, MAGIC, META, META_GENESIS_VKEY, META_HEADER, META_ORIGIN, ROW_CHECKPOINT,
-    ROW_RECORD, STORE_VERSION, TILES, log_key, logged_size, node_in_tile, split_log_key, storage,
-    tile_row,
+    ROW_RECORD, STORE_VERSION, TILES, get_bytes, log_key, logged_size, node_in_tile, read_tile,
+    split_log_key, storage,
 };
 use crate::error::{Error, Result};
 use crate::hash::Hash;
@@ -32,19 +32,25 @@ fn open_read<K: redb::Key + 'static, V: redb::Value + 'static>(
     })
 }
 
-fn meta(txn: &ReadTransaction, key: u64, name: &str) -> Result<Vec<u8>> {
-    let meta = open_read(txn, META)?;
-    let row = meta.get(key).map_err(storage("reading meta"))?;
-    row.map(|v| v.value().to_vec())
+/// Row `key` of `meta` (the version-1 reader shares it: `meta` did not change).
+pub(super) fn meta(txn: &ReadTransaction, key: u64, name: &str) -> Result<Vec<u8>> {
+    get_bytes(&open_read(txn, META)?, key, "reading meta")?
         .ok_or_else(|| Error::Corrupt(format!("the {name} row is missing")))
 }
 
-fn check_header(txn: &ReadTransaction) -> Result<()> {
+/// The storage version in the header row, after the magic.
+pub(super) fn header_version(txn: &ReadTransaction) -> Result<u8> {
     let header = meta(txn, META_HEADER, "header")?;
-    if !header.starts_with(MAGIC) || header.len() != MAGIC.len() + 1 {
-        return Err(Error::Corrupt("not a provledger ledger (bad magic)".into()));
+    match header.strip_prefix(MAGIC) {
+        Some(&[version]) => Ok(version),
+        _ => Err(Error::Corrupt("not a provledger ledger (bad magic)".into())),
     }
-    match header[MAGIC.len()] {
+}
+
+/// Refuses a file that is not a ledger of this storage version (version 1 with a pointer to
+/// `provledger migrate`).
+pub(super) fn check_header(txn: &ReadTransaction) -> Result<()> {
+    match header_version(txn)? {
         STORE_VERSION => Ok(()),
         1 => Err(Error::Invalid(
             "the ledger file has storage version 1: run 'provledger migrate' (ledger-format.md §14)"
@@ -74,10 +80,8 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// A snapshot of `txn`, after the header check (a file of another storage version is
-    /// refused before its tables are opened).
+    /// A snapshot of `txn` (the store checked the header when it opened the file).
     pub(super) fn new(txn: ReadTransaction) -> Result<Snapshot> {
-        check_header(&txn)?;
         let log = open_read(&txn, LOG)?;
         Ok(Snapshot {
             size: logged_size(&log)?,
@@ -110,11 +114,13 @@ impl Snapshot {
         if size > self.size {
             return Ok(None);
         }
-        let row = self
-            .log
-            .get(log_key(size, ROW_CHECKPOINT))
-            .map_err(storage("reading a checkpoint"))?;
-        row.map(|v| checkpoint_text(size, v.value())).transpose()
+        get_bytes(
+            &self.log,
+            log_key(size, ROW_CHECKPOINT),
+            "reading a checkpoint",
+        )?
+        .map(|bytes| checkpoint_text(size, &bytes))
+        .transpose()
     }
 
     /// The stored checkpoint of the largest size.
@@ -218,11 +224,7 @@ impl Snapshot {
         if index >= self.size {
             return Ok(None);
         }
-        let row = self
-            .log
-            .get(log_key(index, ROW_RECORD))
-            .map_err(storage("reading a record"))?;
-        Ok(row.map(|v| v.value().to_vec()))
+        get_bytes(&self.log, log_key(index, ROW_RECORD), "reading a record")
     }
 
     /// Calls `f` with every record in `range`, in index order.
@@ -341,13 +343,10 @@ impl Snapshot {
     /// # Errors
     /// Storage errors.
     pub fn tile(&self, key: u64) -> Result<Vec<u8>> {
-        let row = match tile_row(key, self.size) {
-            Some(at) => self.log.get(at),
-            None if crate::tile::is_full(key, self.size) => self.tiles.get(key),
-            None => return Ok(Vec::new()),
-        };
-        let row = row.map_err(storage("reading tiles"))?;
-        Ok(row.map(|v| v.value().to_vec()).unwrap_or_default())
+        let stored = read_tile(&self.log, key, self.size, || {
+            get_bytes(&self.tiles, key, "reading tiles")
+        })?;
+        Ok(stored.unwrap_or_default())
     }
 
     /// The number of tiles in the `tiles` table (the full tiles).

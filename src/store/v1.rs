@@ -6,7 +6,7 @@ use std::path::Path;
 
 use redb::{ReadOnlyDatabase, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::{MAGIC, META, META_GENESIS_VKEY, META_HEADER, META_ORIGIN, builder, storage};
+use super::{META_GENESIS_VKEY, META_ORIGIN, builder, storage};
 use crate::error::{Error, Result};
 
 const RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::new("records");
@@ -31,13 +31,9 @@ impl V1 {
         let db = builder()
             .open_read_only(path)
             .map_err(storage("opening the ledger"))?;
-        let v1 = V1 { db };
-        let header = v1.meta(META_HEADER, "header")?;
-        if !header.starts_with(MAGIC) || header.len() != MAGIC.len() + 1 {
-            return Err(Error::Corrupt("not a provledger ledger (bad magic)".into()));
-        }
-        match header[MAGIC.len()] {
-            1 => Ok(v1),
+        let txn = db.begin_read().map_err(storage("starting a read"))?;
+        match super::snapshot::header_version(&txn)? {
+            1 => Ok(V1 { db }),
             v => Err(Error::Invalid(format!(
                 "{} has storage version {v}; only version 1 is migrated",
                 path.display()
@@ -47,10 +43,7 @@ impl V1 {
 
     fn meta(&self, key: u64, name: &str) -> Result<Vec<u8>> {
         let txn = self.db.begin_read().map_err(storage("starting a read"))?;
-        let meta = txn.open_table(META).map_err(storage("opening meta"))?;
-        let row = meta.get(key).map_err(storage("reading meta"))?;
-        row.map(|v| v.value().to_vec())
-            .ok_or_else(|| Error::Corrupt(format!("the {name} row is missing")))
+        super::snapshot::meta(&txn, key, name)
     }
 
     /// The origin and the genesis verifier key text.
