@@ -1,7 +1,7 @@
 //! Appending: the one write path. Every batch is checked (and each body encoded) before
-//! anything is written, then hashed and chained record by record (record `i` names
-//! `(i, root(i))`, times never decrease) and committed with its tree nodes, the index rows of
-//! the epochs it completes and its signed checkpoint in one durable transaction.
+//! anything is written, hashed and chained record by record (record `i` names `(i, root(i))`,
+//! times never decrease) and committed with its tree nodes, the index rows of the epochs it
+//! completes and its signed checkpoint in one durable transaction.
 
 use crate::checkpoint::Checkpoint;
 use crate::compact_range::CompactRange;
@@ -13,16 +13,15 @@ use crate::note::{self, Signer};
 use crate::record::{self, Body, FORMAT_VERSION, TreeHead};
 use crate::store::{Batch, Records};
 
-/// Batches of at least this many records use the second core: checked in two halves, then
-/// chained on one thread while the other writes (below it, a thread costs more than it saves).
+/// Batches of at least this many records use the second core: chained on one thread while
+/// the other checks, then writes (below it, a thread costs more than it saves).
 const PIPELINE_FROM: usize = 256;
 /// Records per hand-off between the two threads.
 const CHUNK: usize = 256;
 
-/// A checked item: its actor, its body and the body's bytes.
+/// A checked item: its actor and its body's bytes.
 struct Item {
     actor: String,
-    body: Body,
     bytes: Vec<u8>,
 }
 
@@ -77,36 +76,68 @@ impl Chain {
         (records, appended)
     }
 
-    /// Stores `items` in `batch` with their index rows. A large batch hashes its chain on a
-    /// second thread while this one writes the index rows, then the records as they come: the
-    /// chain is sequential (each record names the root before it), and so are redb's writes.
-    fn store(&mut self, batch: &mut Batch, items: &[Item]) -> Result<Vec<Appended>> {
+    /// Checks `items` and stores them in `batch` with their index rows; nothing is written
+    /// unless every item is good. A large batch hashes its chain on a second thread while this
+    /// one checks the items, a chunk at a time, then writes the index rows, then the records
+    /// as they come: the chain is sequential (each record names the root before it), and so
+    /// are redb's writes.
+    fn store(&mut self, batch: &mut Batch, items: Vec<(String, Body)>) -> Result<Vec<Appended>> {
         let start = self.range.size();
         let count = items.len() as u64;
-        let mut appended = Vec::with_capacity(items.len());
-        let mut keep = |(records, a): (Records, Vec<Appended>)| {
-            appended.extend(a);
-            Ok(records)
+        // The index rows of the records whose epochs this batch completes.
+        let sealed = index::sealed(start + count);
+        let mut rows = Vec::new();
+        let check = |(n, (actor, body)): (usize, (String, Body)), rows: &mut Vec<index::Key>| {
+            let item = check_item(n, actor, &body)?;
+            let i = start + n as u64;
+            if i < sealed {
+                index::rows_into(i, &body, rows);
+            }
+            Ok(item)
         };
+        let mut appended = Vec::with_capacity(items.len());
         if items.len() < PIPELINE_FROM {
-            seal_epochs(batch, start, items)?;
-            let chunk = self.chunk(items);
-            batch.put_records(count, [keep(chunk)])?;
-        } else {
-            std::thread::scope(|s| {
-                let (tx, rx) = std::sync::mpsc::channel();
-                let chain = &mut *self;
-                s.spawn(move || {
-                    for chunk in items.chunks(CHUNK) {
-                        if tx.send(chain.chunk(chunk)).is_err() {
-                            return; // the writer stopped on an error
-                        }
-                    }
-                });
-                seal_epochs(batch, start, items)?;
-                batch.put_records(count, rx.into_iter().map(&mut keep))
-            })?;
+            let items = (items.into_iter().enumerate())
+                .map(|item| check(item, &mut rows))
+                .collect::<Result<Vec<_>>>()?;
+            seal(batch, start, start + count, rows)?;
+            let (records, a) = self.chunk(&items);
+            appended.extend(a);
+            batch.put_records(count, [Ok(records)])?;
+            return Ok(appended);
         }
+        std::thread::scope(|s| {
+            let (to_chain, checked) = std::sync::mpsc::channel::<Vec<Item>>();
+            let (to_writer, chained) = std::sync::mpsc::channel();
+            let chain = &mut *self;
+            s.spawn(move || {
+                for items in checked {
+                    let (records, a) = chain.chunk(&items);
+                    // The items go back to be freed where they were allocated.
+                    if to_writer.send((records, a, items)).is_err() {
+                        return; // the writer stopped on an error
+                    }
+                }
+            });
+            let mut items = items.into_iter().enumerate().peekable();
+            while items.peek().is_some() {
+                let chunk = (items.by_ref().take(CHUNK))
+                    .map(|item| check(item, &mut rows))
+                    .collect::<Result<_>>()?;
+                to_chain
+                    .send(chunk)
+                    .expect("the chain thread runs until the sender is dropped");
+            }
+            drop(to_chain);
+            seal(batch, start, start + count, rows)?;
+            batch.put_records(
+                count,
+                chained.into_iter().map(|(records, a, _items)| {
+                    appended.extend(a);
+                    Ok(records)
+                }),
+            )
+        })?;
         Ok(appended)
     }
 }
@@ -141,10 +172,17 @@ impl Ledger {
     /// [`Error::Invalid`] for an empty actor, an invalid body or an over-long record (nothing is
     /// written); storage errors.
     pub fn append_batch(&self, items: Vec<(String, Body)>) -> Result<Vec<Appended>> {
-        // Input is checked before the signing key: a read-only open (see `with_writable`)
-        // must refuse bad input itself, never reach for the writable file.
-        let items = check_items(items)?;
-        self.append_checked(items, &[self.signer()?])
+        match self.signer() {
+            Ok(signer) => self.append_signed(items, &[signer]),
+            // Bad input is named before a missing key: a read-only open (see `with_writable`)
+            // must refuse bad input itself, never reach for the writable file.
+            Err(e) => {
+                for (n, (actor, body)) in items.into_iter().enumerate() {
+                    check_item(n, actor, &body)?;
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Appends records and stores the checkpoint of the new size signed by `signers`.
@@ -153,10 +191,9 @@ impl Ledger {
         items: Vec<(String, Body)>,
         signers: &[&Signer],
     ) -> Result<Vec<Appended>> {
-        self.append_checked(check_items(items)?, signers)
-    }
-
-    fn append_checked(&self, items: Vec<Item>, signers: &[&Signer]) -> Result<Vec<Appended>> {
+        if items.is_empty() {
+            return Err(invalid("nothing to append"));
+        }
         let now = now_us();
         // The kept snapshot would no longer be the ledger.
         *self.reader.lock().unwrap_or_else(|e| e.into_inner()) = None;
@@ -172,7 +209,7 @@ impl Ledger {
                 range,
                 time_us: now.max(last_time),
             };
-            let appended = chain.store(batch, &items)?;
+            let appended = chain.store(batch, items)?;
             let head = TreeHead {
                 size: chain.range.size(),
                 root: chain.root,
@@ -181,16 +218,6 @@ impl Ledger {
             Ok(appended)
         })
     }
-}
-
-/// Writes the index rows of the epochs that `items`, appended from record `start` on, complete.
-fn seal_epochs(batch: &mut Batch, start: u64, items: &[Item]) -> Result<()> {
-    let end = start + items.len() as u64;
-    let mut rows = Vec::new();
-    for (i, item) in (start..index::sealed(end)).zip(items) {
-        index::rows_into(i, &item.body, &mut rows);
-    }
-    seal(batch, start, end, rows)
 }
 
 /// Writes the index rows of the epochs that end within records `start..end` (ledger-format.md
@@ -220,48 +247,21 @@ pub(crate) fn seal(
     batch.put_index(&rows)
 }
 
-/// Checks a batch before anything is written: non-empty, valid actors and bodies, and every
-/// record within [`record::MAX_RECORD_LEN`] (`prev` and `time` have fixed widths). Each body
-/// is encoded once, here.
-fn check_items(items: Vec<(String, Body)>) -> Result<Vec<Item>> {
-    if items.is_empty() {
-        return Err(invalid("nothing to append"));
+/// Checks item `n` (counted from 0) of a batch, and encodes its body: a valid actor and body,
+/// and a record within [`record::MAX_RECORD_LEN`] (`prev` and `time` have fixed widths).
+fn check_item(n: usize, actor: String, body: &Body) -> Result<Item> {
+    let at = |e: Error| invalid(format!("record {}: {e}", n + 1));
+    check_actor(&actor).map_err(at)?;
+    body.validate().map_err(at)?;
+    let bytes = record::encode_body(body).map_err(at)?;
+    let len = record::envelope_len(&actor) + bytes.len();
+    if len > record::MAX_RECORD_LEN {
+        return Err(at(invalid(format!(
+            "record is {len} bytes, more than the {} allowed",
+            record::MAX_RECORD_LEN
+        ))));
     }
-    let check = |(n, (actor, body)): (usize, (String, Body))| {
-        let at = |e: Error| invalid(format!("record {}: {e}", n + 1));
-        check_actor(&actor).map_err(at)?;
-        body.validate().map_err(at)?;
-        let bytes = record::encode_body(&body).map_err(at)?;
-        let len = record::envelope_len(&actor) + bytes.len();
-        if len > record::MAX_RECORD_LEN {
-            return Err(at(invalid(format!(
-                "record is {len} bytes, more than the {} allowed",
-                record::MAX_RECORD_LEN
-            ))));
-        }
-        Ok(Item { actor, body, bytes })
-    };
-    if items.len() < PIPELINE_FROM {
-        return items.into_iter().enumerate().map(check).collect();
-    }
-    // A large batch: the second half on another thread (the first error is still the first).
-    let mut first = items;
-    let second = first.split_off(first.len() / 2);
-    let offset = first.len();
-    let (a, b) = std::thread::scope(|s| {
-        let b = s.spawn(|| -> Result<Vec<Item>> {
-            second
-                .into_iter()
-                .enumerate()
-                .map(|(n, item)| check((offset + n, item)))
-                .collect()
-        });
-        let a: Result<Vec<Item>> = first.into_iter().enumerate().map(check).collect();
-        (a, b.join().expect("the check does not panic"))
-    });
-    let mut items = a?;
-    items.extend(b?);
-    Ok(items)
+    Ok(Item { actor, bytes })
 }
 
 fn check_actor(actor: &str) -> Result<()> {

@@ -267,4 +267,19 @@ fn a_large_batch_names_its_first_bad_record() {
         assert!(err.contains(&format!("record {}:", first + 1)), "{err}");
     }
     assert_eq!(ledger.status().unwrap().size, 2);
+    // A batch large enough that redb would spill pages to the file before the commit, if
+    // anything were written before the last record is checked: the file stays as it was.
+    let file = ledger.dir().join(provledger::ledger::LEDGER_FILE);
+    let before = std::fs::read(&file).unwrap();
+    let items: Vec<(String, Body)> = (0..20_000)
+        .map(|i| {
+            (
+                "t".to_string(),
+                if i == 19_999 { bad() } else { lane_body(i) },
+            )
+        })
+        .collect();
+    let err = ledger.append_batch(items).unwrap_err().to_string();
+    assert!(err.contains("record 20000:"), "{err}");
+    assert!(std::fs::read(&file).unwrap() == before, "the file changed");
 }

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::hash::Hash;
-use crate::tile::{locate, stored_at};
+use crate::tile::{locate, split_key, stored_at};
 use crate::tree::HashReader;
 
 /// Records to store, each with the tree nodes its append creates (`(level, index, hash)`, in
@@ -174,7 +174,7 @@ impl<'t> Batch<'t> {
                     if tiles[&key].len() == crate::tile::TILE_HASHES * 32 {
                         full.push(key);
                     } else if stored_at(key, end) == Some(index) {
-                        let level = crate::tile::split_key(key).0;
+                        let level = split_key(key).0;
                         insert(log_key(index, ROW_TILE + level), &tiles[&key])?;
                     }
                 }
@@ -190,11 +190,20 @@ impl<'t> Batch<'t> {
                 .txn
                 .open_table(TILES)
                 .map_err(storage("opening tiles"))?;
-            for key in full {
-                let bytes = self.tiles.remove(&key).expect("grown above");
-                table
-                    .insert(key, bytes.as_slice())
+            // After the stored full tiles of their level, through one cursor per level: an
+            // insert each would copy its leaf page each time.
+            full.sort_unstable();
+            for run in full.chunk_by(|a, b| split_key(*a).0 == split_key(*b).0) {
+                let mut cursor = table
+                    .lower_bound_mut(std::ops::Bound::Included(&run[0]))
                     .map_err(storage("writing tiles"))?;
+                for key in run {
+                    let bytes = self.tiles.remove(key).expect("grown above");
+                    cursor.insert_before(key, bytes.as_slice()).map_err(|e| {
+                        Error::Corrupt(format!("tile {key:#x} cannot be written: {e}"))
+                    })?;
+                }
+                cursor.close().map_err(storage("writing tiles"))?;
             }
         }
         self.size = end;
