@@ -1,20 +1,25 @@
-//! Index rows (ledger-format.md §6.3): which keys a record adds to the `index` table.
+//! The index (ledger-format.md §6.3): which entries a record adds to the `index` table.
 //!
-//! A row key is 16 bytes: `tag (1) || epoch (3, BE) || fingerprint (4) || record index (8, BE)`
-//! where the epoch is `index >> 8`. The rows of an epoch are written together, sorted, by the
-//! commit that completes its 256 records: they land in a fresh key range (a few pages), where
-//! rows written record by record would copy one 4 KiB page per row per commit. Until then
-//! a lookup computes the rows of the last, incomplete epoch from its decoded records. A
-//! fingerprint may be shared by two terms, so a scan returns candidates: callers confirm each
-//! on the decoded record. Rows are derived from the records alone: a search is complete by
-//! construction, and `verify` rebuilds them.
+//! Records are grouped in epochs of 256 (`epoch = index >> 8`). A record adds one **entry**
+//! per term it names (its kind, every digest, its release id and channel): the term's
+//! fingerprint (4 bytes) and the record's offset in its epoch (1 byte). The entries of an epoch
+//! are stored as one row per tag, key `tag << 56 | epoch`, value the entries sorted, written by
+//! the commit that completes the epoch: a few rows per 256 records, where a row per entry cost
+//! a B-tree insert each. Until then a lookup computes the entries of the last, incomplete
+//! epoch from its decoded records. A fingerprint may be shared by two terms, so a lookup
+//! returns candidates: callers confirm each on the decoded record. Entries are derived from
+//! the records alone: a search is complete by construction, and `verify` rebuilds them.
 
 use crate::digest::Digest;
 use crate::hash::sha256;
 use crate::record::{Body, Kind};
 
-/// A row key: tag, epoch, fingerprint, record index.
-pub type Key = [u8; 16];
+/// An entry with its row: the row key (`tag << 56 | epoch`) and the entry bytes
+/// (`fingerprint (4) || offset in the epoch (1)`). Sorted, entries come row by row, each row's
+/// in the order they are stored.
+pub type Key = (u64, [u8; ENTRY_LEN]);
+/// Bytes of an entry.
+pub const ENTRY_LEN: usize = 5;
 /// A term: the tag and fingerprint of a row key, without epoch and index.
 pub type Prefix = [u8; 5];
 
@@ -27,9 +32,19 @@ pub fn sealed(size: u64) -> u64 {
     size >> EPOCH_BITS << EPOCH_BITS
 }
 
-/// The record index of a row key.
-pub fn record_of(key: &Key) -> u64 {
-    u64::from_be_bytes(key[8..].try_into().expect("8 bytes"))
+/// The record index of an entry.
+pub fn record_of((row, entry): &Key) -> u64 {
+    epoch_of(*row) << EPOCH_BITS | u64::from(entry[4])
+}
+
+/// The epoch of row `row`.
+pub fn epoch_of(row: u64) -> u64 {
+    row & ((1 << 56) - 1)
+}
+
+/// The row key of `tag` in `epoch`.
+pub fn row_key(tag: u8, epoch: u64) -> u64 {
+    u64::from(tag) << 56 | epoch
 }
 
 /// Tag of the kind rows; fingerprint `kind code, 0, 0, 0`.
@@ -73,19 +88,50 @@ pub fn channel_prefix(channel: &str) -> Prefix {
     term_prefix(TAG_CHANNEL, channel)
 }
 
-/// The row key of term `prefix` and record `index`.
+/// The entry (with its row) of term `prefix` for record `index`.
 pub fn key(prefix: &Prefix, index: u64) -> Key {
-    key_in_epoch(prefix, index >> EPOCH_BITS, index)
+    let [tag, f0, f1, f2, f3] = *prefix;
+    (
+        row_key(tag, index >> EPOCH_BITS),
+        [f0, f1, f2, f3, index as u8],
+    )
 }
 
-/// The row key of term `prefix`, epoch `epoch` and record `index` (scan bounds use any index).
-pub fn key_in_epoch(prefix: &Prefix, epoch: u64, index: u64) -> Key {
-    let mut k = [0u8; 16];
-    k[0] = prefix[0];
-    k[1..4].copy_from_slice(&epoch.to_be_bytes()[5..]);
-    k[4..8].copy_from_slice(&prefix[1..]);
-    k[8..].copy_from_slice(&index.to_be_bytes());
-    k
+/// The stored rows of `keys` (sorted, without duplicates): each row key with its entries.
+pub fn encode_rows(keys: &[Key]) -> impl Iterator<Item = (u64, Vec<u8>)> + '_ {
+    keys.chunk_by(|a, b| a.0 == b.0)
+        .map(|run| (run[0].0, run.iter().flat_map(|(_, e)| *e).collect()))
+}
+
+/// The offsets in its epoch of the entries with fingerprint `fingerprint` in a stored row, in
+/// ascending order.
+///
+/// # Errors
+/// When the row is not a whole number of entries.
+pub fn offsets<'a>(
+    row: &'a [u8],
+    fingerprint: &[u8],
+) -> Result<impl DoubleEndedIterator<Item = u8> + 'a, String> {
+    if !row.len().is_multiple_of(ENTRY_LEN) {
+        return Err(format!("an index row is {} bytes long", row.len()));
+    }
+    let fp = |i: usize| &row[i * ENTRY_LEN..i * ENTRY_LEN + 4];
+    // The first entry for which `before` is false (entries are sorted).
+    let first = |before: &dyn Fn(&[u8]) -> bool| {
+        let (mut lo, mut hi) = (0, row.len() / ENTRY_LEN);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if before(fp(mid)) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    };
+    let start = first(&|f| f < fingerprint);
+    let end = first(&|f| f <= fingerprint);
+    Ok((start..end).map(move |i| row[i * ENTRY_LEN + 4]))
 }
 
 /// Appends the index row keys of record `index` with `body` to `out`: its kind, every digest
@@ -105,4 +151,57 @@ pub fn rows(index: u64, body: &Body) -> Vec<Key> {
     keys.sort_unstable();
     keys.dedup();
     keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_lookup_finds_exactly_the_entries_a_linear_scan_finds() {
+        // Entries of one row with fingerprints drawn from a few values, so that runs repeat.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for len in [0usize, 1, 2, 3, 7, 64, 255, 512] {
+            let mut keys: Vec<Key> = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    let fp = [0, (state % 5) as u8, 0, (state >> 8) as u8 % 2];
+                    key(
+                        &[TAG_DIGEST, fp[0], fp[1], fp[2], fp[3]],
+                        state >> 16 & 0xff,
+                    )
+                })
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            let rows: Vec<_> = encode_rows(&keys).collect();
+            assert!(rows.len() <= 1);
+            let row = rows.first().map(|(_, e)| e.clone()).unwrap_or_default();
+            assert_eq!(row.len(), keys.len() * ENTRY_LEN);
+            for a in 0..6u8 {
+                for b in 0..3u8 {
+                    let fp = [0, a, 0, b];
+                    let linear: Vec<u8> = (keys.iter())
+                        .filter(|(_, e)| e[..4] == fp)
+                        .map(|(_, e)| e[4])
+                        .collect();
+                    let found: Vec<u8> = offsets(&row, &fp).unwrap().collect();
+                    assert_eq!(found, linear, "len {len}, fingerprint {fp:?}");
+                    let back: Vec<u8> = offsets(&row, &fp).unwrap().rev().collect();
+                    assert_eq!(back, linear.iter().rev().copied().collect::<Vec<_>>());
+                }
+            }
+        }
+        assert!(offsets(&[0; 6], &[0; 4]).is_err());
+    }
+
+    #[test]
+    fn an_entry_names_its_record() {
+        let k = key(&[TAG_RELEASE, 1, 2, 3, 4], 0x0123_4567_89ab);
+        assert_eq!(k.0, u64::from(TAG_RELEASE) << 56 | 0x0001_2345_6789);
+        assert_eq!(k.1, [1, 2, 3, 4, 0xab]);
+        assert_eq!(record_of(&k), 0x0123_4567_89ab);
+    }
 }

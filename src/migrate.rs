@@ -1,8 +1,8 @@
-//! `provledger migrate`: storage version 1 to 2 (ledger-format.md §14). The meta rows, records
-//! and checkpoints are copied byte for byte; tiles and index rows are rebuilt from the records;
-//! the rebuilt root at every checkpoint's size must equal the root it signs. The new file is
-//! written beside the old one and verified before it replaces it; the old one is kept as
-//! `ledger.redb.v1`. A crash at any point leaves the old file in place.
+//! `provledger migrate`: storage version 1 or 2 to 3 (ledger-format.md §14). The meta rows,
+//! records and checkpoints are copied byte for byte; tiles and index rows are rebuilt from the
+//! records; the rebuilt root at every checkpoint's size must equal the root it signs. The new
+//! file is written beside the old one and verified before it replaces it; the old one is kept
+//! as `ledger.redb.v1` or `ledger.redb.v2`. A crash at any point leaves the old file in place.
 
 use std::path::Path;
 
@@ -13,7 +13,7 @@ use crate::compact_range::CompactRange;
 use crate::error::{Error, Result};
 use crate::hash::leaf_hash;
 use crate::ledger::{LEDGER_FILE, Ledger};
-use crate::store::{Records, Store, v1::V1};
+use crate::store::{Records, Store, older::Older};
 use crate::{checkpoint, index, record};
 
 /// Records per write transaction of the new file (a transaction holds whole commits).
@@ -24,18 +24,18 @@ const RECORDS_PER_WRITE: u64 = 50_000;
 pub struct Migrated {
     pub records: u64,
     pub checkpoints: u64,
-    /// Where the version-1 file is kept.
+    /// Where the old file is kept.
     pub kept: std::path::PathBuf,
 }
 
-/// Migrates the version-1 ledger in `dir` to the current storage version.
+/// Migrates the version-1 or version-2 ledger in `dir` to the current storage version.
 ///
 /// # Errors
-/// [`Error::Invalid`] when the file is not version 1; [`Error::Corrupt`] when a checkpoint
+/// [`Error::Invalid`] when the file is not version 1 or 2; [`Error::Corrupt`] when a checkpoint
 /// does not sign the root of the records before it; storage and I/O errors.
 pub fn migrate(dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Migrated> {
     let file = dir.join(LEDGER_FILE);
-    let old = V1::open(&file)?;
+    let old = Older::open(&file)?;
     let (origin, genesis) = old.identity()?;
     let checkpoints = old.checkpoints()?;
     let Some((0, empty)) = checkpoints.first() else {
@@ -88,7 +88,8 @@ pub fn migrate(dir: &Path, progress: &mut dyn FnMut(u64, u64)) -> Result<Migrate
     drop(new);
     // The new file must verify as a whole before it replaces the old one.
     Ledger::open_file(dir, &next)?.verify(None, &mut |_, _| {})?;
-    let kept = dir.join(format!("{LEDGER_FILE}.v1"));
+    let kept = dir.join(format!("{LEDGER_FILE}.v{}", old.version));
+    drop(old);
     std::fs::rename(&file, &kept).map_err(|e| Error::Io(format!("{}: {e}", kept.display())))?;
     std::fs::rename(&next, &file).map_err(|e| Error::Io(format!("{}: {e}", file.display())))?;
     Ok(Migrated {

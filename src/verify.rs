@@ -272,39 +272,30 @@ impl Audit {
     }
 
     fn check_epoch(&mut self, snap: &Snapshot, epoch: u64) -> Result<()> {
-        let mut expected = std::mem::take(&mut self.epoch_rows);
-        expected.sort_unstable();
-        expected.dedup();
-        let mut stored = Vec::with_capacity(expected.len());
+        self.epoch_rows.sort_unstable();
+        self.epoch_rows.dedup();
+        let mut rows = index::encode_rows(&self.epoch_rows).peekable();
         for tag in [
             index::TAG_CHANNEL,
             index::TAG_DIGEST,
             index::TAG_KIND,
             index::TAG_RELEASE,
         ] {
-            stored.extend(snap.index_rows_in(tag, epoch)?);
+            let row = index::row_key(tag, epoch);
+            let expected = rows.next_if(|(r, _)| *r == row).map(|(_, e)| e);
+            self.rows_checked += u64::from(expected.is_some());
+            let stored = snap.index_row(row)?;
+            if stored != expected {
+                return Err(row_differs(
+                    row,
+                    &expected.unwrap_or_default(),
+                    &stored.unwrap_or_default(),
+                ));
+            }
         }
-        self.rows_checked += expected.len() as u64;
-        if stored == expected {
-            return Ok(());
-        }
-        let at = expected.iter().zip(&stored).position(|(a, b)| a != b);
-        let row = match at {
-            Some(p) => expected[p].min(stored[p]),
-            None => *expected
-                .get(stored.len())
-                .or(stored.get(expected.len()))
-                .expect("lengths differ"),
-        };
-        let record = u64::from_be_bytes(row[8..].try_into().expect("8 bytes"));
-        let what = if expected.contains(&row) {
-            "is missing from"
-        } else {
-            "is not expected in"
-        };
-        Err(bad(format!(
-            "record {record}: an index row {what} the index"
-        )))
+        drop(rows);
+        self.epoch_rows.clear();
+        Ok(())
     }
 
     fn checkpoint(&mut self, size: u64, note: &str) -> Result<()> {
@@ -378,6 +369,39 @@ impl Audit {
         }
         Ok(())
     }
+}
+
+/// The error for index row `row` stored as `stored` where the records make `expected`: it
+/// names the record of the first entry in which they differ.
+fn row_differs(row: u64, expected: &[u8], stored: &[u8]) -> Error {
+    if !stored.len().is_multiple_of(index::ENTRY_LEN) {
+        return bad(format!(
+            "the index row {row:#x} is {} bytes long",
+            stored.len()
+        ));
+    }
+    let entries = |bytes: &[u8]| -> Vec<Key> {
+        let entry = |e: &[u8]| (row, e.try_into().expect("entry length"));
+        bytes.chunks_exact(index::ENTRY_LEN).map(entry).collect()
+    };
+    let (expected, stored) = (entries(expected), entries(stored));
+    let at = expected.iter().zip(&stored).position(|(a, b)| a != b);
+    let entry = match at {
+        Some(p) => expected[p].min(stored[p]),
+        None => *expected
+            .get(stored.len())
+            .or(stored.get(expected.len()))
+            .expect("the rows differ"),
+    };
+    let what = if expected.contains(&entry) {
+        "is missing from"
+    } else {
+        "is not expected in"
+    };
+    bad(format!(
+        "record {}: an index row {what} the index",
+        index::record_of(&entry)
+    ))
 }
 
 /// The record whose append created node `position` (post-order) of tile `(level, n)`: the

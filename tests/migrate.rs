@@ -1,6 +1,7 @@
-//! Storage version 1 to 2 (ledger-format.md §14), with the real binary, on a ledger file that
-//! the version-1 provledger wrote (tests/data/v1: 296 records in 8 commits with a key
-//! rotation; its checkpoint and an inclusion proof as that provledger printed them).
+//! Storage versions 1 and 2 to 3 (ledger-format.md §14), with the real binary, on ledger files
+//! that earlier provledgers wrote: tests/data/v1 by the version-1 provledger (296 records in 8
+//! commits with a key rotation; its checkpoint and an inclusion proof as that provledger
+//! printed them), tests/data/v2 by the version-2 provledger's `migrate` of that file.
 
 mod common;
 
@@ -8,32 +9,41 @@ use std::path::Path;
 
 use common::run;
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/v1");
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
 
-/// A copy of the version-1 ledger in a fresh folder.
-fn v1_ledger() -> tempfile::TempDir {
+/// A copy of the ledger of storage version `version` in a fresh folder.
+fn old_ledger(version: u8) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join(".provledger");
     std::fs::create_dir(&ledger).unwrap();
     for name in ["ledger.redb", "key.pub"] {
-        std::fs::copy(Path::new(FIXTURE).join(name), ledger.join(name)).unwrap();
+        let from = Path::new(DATA).join(format!("v{version}")).join(name);
+        std::fs::copy(from, ledger.join(name)).unwrap();
     }
     dir
 }
 
+/// What the version-1 provledger printed for its ledger.
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(Path::new(FIXTURE).join(name)).unwrap()
+    std::fs::read_to_string(Path::new(DATA).join("v1").join(name)).unwrap()
 }
 
 #[test]
-fn a_version_1_file_is_refused_until_migrated_and_left_unchanged() {
-    let dir = v1_ledger();
+fn an_older_file_is_refused_until_migrated_and_left_unchanged() {
+    for version in [1, 2] {
+        refused_until_migrated(version);
+    }
+}
+
+fn refused_until_migrated(version: u8) {
+    let dir = old_ledger(version);
     let file = dir.path().join(".provledger/ledger.redb");
     let before = std::fs::read(&file).unwrap();
     for args in [&["status"][..], &["verify"], &["log"]] {
         let r = run(dir.path(), args);
         assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
-        assert!(r.stderr.contains("storage version 1"), "{}", r.stderr);
+        let said = format!("storage version {version}");
+        assert!(r.stderr.contains(&said), "{}", r.stderr);
         assert!(r.stderr.contains("provledger migrate"), "{}", r.stderr);
         assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
     }
@@ -45,7 +55,13 @@ fn a_version_1_file_is_refused_until_migrated_and_left_unchanged() {
 
 #[test]
 fn migration_keeps_records_checkpoints_roots_and_proofs() {
-    let dir = v1_ledger();
+    for version in [1, 2] {
+        migrates(version);
+    }
+}
+
+fn migrates(version: u8) {
+    let dir = old_ledger(version);
     let file = dir.path().join(".provledger/ledger.redb");
     let original = std::fs::read(&file).unwrap();
     let r = run(dir.path(), &["migrate"]);
@@ -56,10 +72,12 @@ fn migration_keeps_records_checkpoints_roots_and_proofs() {
         r.stdout
     );
     // The old file is kept as it was.
-    let kept = std::fs::read(dir.path().join(".provledger/ledger.redb.v1")).unwrap();
+    let kept = dir
+        .path()
+        .join(format!(".provledger/ledger.redb.v{version}"));
     assert!(
-        kept == original,
-        "the kept version-1 file differs from the original"
+        std::fs::read(kept).unwrap() == original,
+        "the kept version-{version} file differs from the original"
     );
 
     let r = run(dir.path(), &["verify"]);
@@ -94,7 +112,7 @@ fn migration_keeps_records_checkpoints_roots_and_proofs() {
     let r = run(dir.path(), &["migrate"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
-        r.stderr.contains("only version 1 is migrated"),
+        r.stderr.contains("only versions 1 and 2 are migrated"),
         "{}",
         r.stderr
     );

@@ -224,11 +224,11 @@ pub enum Command {
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
     },
-    /// Convert a ledger file of storage version 1 to the current version (ledger-format.md §14).
+    /// Convert a ledger file of storage version 1 or 2 to the current version (ledger-format.md §14).
     #[command(
         after_help = "Records, checkpoints, roots and proofs are unchanged; tiles and index
 rows are rebuilt and the new file is verified before it replaces the old one, which is kept
-as .provledger/ledger.redb.v1.
+as .provledger/ledger.redb.v1 or .v2.
 
 Examples:
   provledger migrate

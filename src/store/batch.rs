@@ -221,8 +221,8 @@ impl<'t> Batch<'t> {
         Ok(())
     }
 
-    /// Adds the index rows of whole epochs that have none yet, in ascending order: the rows
-    /// of one tag and epoch fill one empty gap of the table, through one cursor.
+    /// Adds the index rows of whole epochs that have none yet: `keys` sorted, without
+    /// duplicates (ledger-format.md §6.3).
     ///
     /// # Errors
     /// [`Error::Corrupt`] when a row exists already; storage errors.
@@ -232,19 +232,14 @@ impl<'t> Batch<'t> {
             .txn
             .open_table(INDEX)
             .map_err(storage("opening the index"))?;
-        for run in keys.chunk_by(|a, b| a[..4] == b[..4]) {
-            let mut cursor = index
-                .lower_bound_mut(std::ops::Bound::Included(&run[0]))
-                .map_err(storage("writing the index"))?;
-            for key in run {
-                cursor.insert_before(key, ()).map_err(|e| {
-                    Error::Corrupt(format!(
-                        "index row {} cannot be written: {e}",
-                        hex::encode(key)
-                    ))
-                })?;
+        for (row, entries) in crate::index::encode_rows(keys) {
+            if index
+                .insert(row, entries.as_slice())
+                .map_err(storage("writing the index"))?
+                .is_some()
+            {
+                return Err(Error::Corrupt(format!("index row {row:#x} exists already")));
             }
-            cursor.close().map_err(storage("writing the index"))?;
         }
         Ok(())
     }

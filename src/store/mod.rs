@@ -27,7 +27,7 @@ use crate::tile::stored_at;
 const META: TableDefinition<u64, &[u8]> = TableDefinition::new("meta");
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 const TILES: TableDefinition<u64, &[u8]> = TableDefinition::new("tiles");
-const INDEX: TableDefinition<[u8; 16], ()> = TableDefinition::new("index");
+const INDEX: TableDefinition<u64, &[u8]> = TableDefinition::new("index");
 
 /// Row type of a signed checkpoint note in `log`, at the tree size it signs.
 pub const ROW_CHECKPOINT: u8 = 0x00;
@@ -69,7 +69,7 @@ const META_GENESIS_VKEY: u64 = 2;
 /// The first bytes of the header row.
 pub const MAGIC: &[u8; 10] = b"provledger";
 /// The storage layout version (tables, keys, tiles). Independent of the record format.
-pub const STORE_VERSION: u8 = 2;
+pub const STORE_VERSION: u8 = 3;
 
 /// How long an open waits for another process to release the file before "busy".
 pub const DEFAULT_BUSY_WAIT: Duration = Duration::from_secs(10);
@@ -370,8 +370,8 @@ fn logged_size(log: &impl ReadableTable<u64, &'static [u8]>) -> Result<u64> {
 
 mod batch;
 mod checked;
+pub mod older;
 mod snapshot;
-pub mod v1;
 pub use batch::{Batch, Records};
 #[cfg(test)]
 pub(crate) use checked::{Memory, write_at};

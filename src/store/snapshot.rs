@@ -52,10 +52,9 @@ pub(super) fn header_version(txn: &ReadTransaction) -> Result<u8> {
 pub(super) fn check_header(txn: &ReadTransaction) -> Result<()> {
     match header_version(txn)? {
         STORE_VERSION => Ok(()),
-        1 => Err(Error::Invalid(
-            "the ledger file has storage version 1: run 'provledger migrate' (ledger-format.md §14)"
-                .into(),
-        )),
+        version @ (1 | 2) => Err(Error::Invalid(format!(
+            "the ledger file has storage version {version}: run 'provledger migrate' (ledger-format.md §14)"
+        ))),
         version => Err(Error::Corrupt(format!(
             "unknown storage version {version} (this provledger reads {STORE_VERSION})"
         ))),
@@ -287,20 +286,29 @@ impl Snapshot {
             return Ok(());
         }
         let index = open_read(&self.txn, INDEX)?;
-        for n in 0..epochs {
-            let epoch = if newest_first { epochs - 1 - n } else { n };
-            let lo = crate::index::key_in_epoch(prefix, epoch, 0);
-            let hi = crate::index::key_in_epoch(prefix, epoch, u64::MAX);
-            let rows = index.range(lo..=hi).map_err(storage("reading the index"))?;
-            let rows: Box<dyn Iterator<Item = _>> = if newest_first {
-                Box::new(rows.rev())
+        let [tag, fingerprint @ ..] = *prefix;
+        let first = crate::index::row_key(tag, 0);
+        let rows = index
+            .range(first..first + epochs)
+            .map_err(storage("reading the index"))?;
+        let rows: Box<dyn Iterator<Item = _>> = if newest_first {
+            Box::new(rows.rev())
+        } else {
+            Box::new(rows)
+        };
+        for row in rows {
+            let (k, v) = row.map_err(storage("reading the index"))?;
+            let row = k.value();
+            let offsets = crate::index::offsets(v.value(), &fingerprint)
+                .map_err(|e| Error::Corrupt(format!("index row {row:#x}: {e}")))?;
+            let offsets: Box<dyn Iterator<Item = u8>> = if newest_first {
+                Box::new(offsets.rev())
             } else {
-                Box::new(rows)
+                Box::new(offsets)
             };
-            for row in rows {
-                let (k, _) = row.map_err(storage("reading the index"))?;
-                let key = k.value();
-                if !f(u64::from_be_bytes(key[8..].try_into().expect("8 bytes")))? {
+            for offset in offsets {
+                if !f(crate::index::epoch_of(row) << crate::index::EPOCH_BITS | u64::from(offset))?
+                {
                     return Ok(());
                 }
             }
@@ -357,20 +365,14 @@ impl Snapshot {
         self.tiles.len().map_err(storage("reading tiles"))
     }
 
-    /// The index row keys of `tag` in `epoch`, in order.
+    /// The stored entries of index row `row` (see [`crate::index::row_key`]), if it exists.
     ///
     /// # Errors
     /// Storage errors.
-    pub fn index_rows_in(&self, tag: u8, epoch: u64) -> Result<Vec<crate::index::Key>> {
+    pub fn index_row(&self, row: u64) -> Result<Option<Vec<u8>>> {
         let index = open_read(&self.txn, INDEX)?;
-        let lo = crate::index::key_in_epoch(&[tag, 0, 0, 0, 0], epoch, 0);
-        let hi = crate::index::key_in_epoch(&[tag, 0xff, 0xff, 0xff, 0xff], epoch, u64::MAX);
-        let rows = index.range(lo..=hi).map_err(storage("reading the index"))?;
-        rows.map(|r| {
-            r.map(|(k, _)| k.value())
-                .map_err(storage("reading the index"))
-        })
-        .collect()
+        let value = index.get(row).map_err(storage("reading the index"))?;
+        Ok(value.map(|v| v.value().to_vec()))
     }
 
     /// The number of index rows.

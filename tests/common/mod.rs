@@ -119,7 +119,7 @@ pub fn lane_body(i: u64) -> Body {
 pub const META: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("meta");
 pub const LOG: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("log");
 pub const TILES: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("tiles");
-pub const INDEX: redb::TableDefinition<[u8; 16], ()> = redb::TableDefinition::new("index");
+pub const INDEX: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("index");
 
 /// `log` key of the checkpoint of tree size `size` (§6.2: position << 8 | 0x00).
 pub fn checkpoint_key(size: u64) -> u64 {
