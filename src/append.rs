@@ -177,6 +177,7 @@ impl Ledger {
             // Bad input is named before a missing key: a read-only open (see `with_writable`)
             // must refuse bad input itself, never reach for the writable file.
             Err(e) => {
+                non_empty(&items)?;
                 for (n, (actor, body)) in items.into_iter().enumerate() {
                     check_item(n, actor, &body)?;
                 }
@@ -191,9 +192,7 @@ impl Ledger {
         items: Vec<(String, Body)>,
         signers: &[&Signer],
     ) -> Result<Vec<Appended>> {
-        if items.is_empty() {
-            return Err(invalid("nothing to append"));
-        }
+        non_empty(&items)?;
         let now = now_us();
         // The kept snapshot would no longer be the ledger.
         *self.reader.lock().unwrap_or_else(|e| e.into_inner()) = None;
@@ -245,6 +244,13 @@ pub(crate) fn seal(
     rows.sort_unstable();
     rows.dedup();
     batch.put_index(&rows)
+}
+
+fn non_empty(items: &[(String, Body)]) -> Result<()> {
+    if items.is_empty() {
+        return Err(invalid("nothing to append"));
+    }
+    Ok(())
 }
 
 /// Checks item `n` (counted from 0) of a batch, and encodes its body: a valid actor and body,
