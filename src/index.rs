@@ -112,26 +112,12 @@ pub fn offsets<'a>(
     row: &'a [u8],
     fingerprint: &[u8],
 ) -> Result<impl DoubleEndedIterator<Item = u8> + 'a, String> {
-    if !row.len().is_multiple_of(ENTRY_LEN) {
+    let (entries, []) = row.as_chunks::<ENTRY_LEN>() else {
         return Err(format!("an index row is {} bytes long", row.len()));
-    }
-    let fp = |i: usize| &row[i * ENTRY_LEN..i * ENTRY_LEN + 4];
-    // The first entry for which `before` is false (entries are sorted).
-    let first = |before: &dyn Fn(&[u8]) -> bool| {
-        let (mut lo, mut hi) = (0, row.len() / ENTRY_LEN);
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if before(fp(mid)) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        lo
     };
-    let start = first(&|f| f < fingerprint);
-    let end = first(&|f| f <= fingerprint);
-    Ok((start..end).map(move |i| row[i * ENTRY_LEN + 4]))
+    let start = entries.partition_point(|e| &e[..4] < fingerprint);
+    let end = entries.partition_point(|e| &e[..4] <= fingerprint);
+    Ok(entries[start..end].iter().map(|e| e[4]))
 }
 
 /// Appends the index row keys of record `index` with `body` to `out`: its kind, every digest

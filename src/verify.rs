@@ -381,8 +381,8 @@ fn row_differs(row: u64, expected: &[u8], stored: &[u8]) -> Error {
         ));
     }
     let entries = |bytes: &[u8]| -> Vec<Key> {
-        let entry = |e: &[u8]| (row, e.try_into().expect("entry length"));
-        bytes.chunks_exact(index::ENTRY_LEN).map(entry).collect()
+        let (entries, _) = bytes.as_chunks::<{ index::ENTRY_LEN }>();
+        entries.iter().map(|e| (row, *e)).collect()
     };
     let (expected, stored) = (entries(expected), entries(stored));
     let at = expected.iter().zip(&stored).position(|(a, b)| a != b);
